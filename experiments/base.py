@@ -16,7 +16,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.source = "qwen3-4b"           # preset name, HF checkpoint dir, or .gguf file
   c.model.dtype = "bfloat16"            # compute dtype; master weights stay float32
   c.model.remat = True                  # per-layer rematerialisation in the update
-  c.model.preset = ""                   # architecture preset for shape checks ("": from source)
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.shape = (-1, 1, 1)             # ('data', 'fsdp', 'tensor'); one -1 fills
@@ -39,7 +38,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.spice.format_selection = "model"    # "model" (SPEC §2.2) | "random" | "fixed" (formats[0])
   c.spice.challenger_style = "full"     # "full" (8-step JSON) | "compact" (line format)
   c.spice.template_dir = ""             # user template directory ("" = bundled templates)
-  c.spice.reasoner_template = "qwen3"   # "qwen3" | "plain" (OctoThinker) | "chat" (model's own)
+  c.spice.chat_layout = "qwen3"         # both roles' layout: "qwen3" | "plain" (OctoThinker) | "chat" (model's own)
   c.spice.round_size = 8                # Challenger samples per document per round
   c.spice.max_challenger_attempts = 1024
   c.spice.challenger_temperature = 1.0
@@ -48,10 +47,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.spice.challenger_max_tokens = 4096
   c.spice.reasoner_max_tokens = 4096
   c.spice.format_selection_max_tokens = 256
-  c.spice.challenger_reward = "variance"  # variance | absolute_zero | threshold | rzero
-  c.spice.reward_sigma2 = 0.01
+  c.spice.challenger_reward = "variance"  # variance | absolute_zero | threshold | rzero (spice/rewards.py)
+  c.spice.reward_params = ml_collections.ConfigDict({"variance": {"sigma2": 0.01}})
   c.spice.invalid_reward = -0.1
-  c.spice.rzero_p = "gold"              # rzero reward's p: "gold" pass rate | "majority" share
   c.spice.pseudo_labels = "gold"        # "gold" (Challenger's answer) | "majority" (R-Zero)
   c.spice.challenger = "policy"         # "policy" | "initial" (fixed) | "<model source>" (strong)
   c.spice.train_challenger = True       # False: Challenger trajectories get no gradient

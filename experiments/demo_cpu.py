@@ -23,7 +23,7 @@ def get_config():
   c.spice.max_challenger_attempts = 6
   c.spice.challenger_style = "compact"
   c.spice.format_selection = "random"
-  c.spice.reasoner_template = "chat"
+  c.spice.chat_layout = "chat"
   c.spice.challenger_max_tokens = 80
   c.spice.reasoner_max_tokens = 80
   c.spice.challenger_temperature = 0.8

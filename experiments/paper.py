@@ -23,6 +23,11 @@ HARDWARE = {
 }
 
 
+def preset_for(source: str) -> str | None:
+  """The architecture preset of a paper model's checkpoint path (for shape-only checks)."""
+  return next((preset for preset, path, _ in MODELS.values() if path == source), None)
+
+
 def paper_config(model: str, hardware: str = "v5p-64"):
   if model not in MODELS:
     raise ValueError(f"model {model!r}: one of {sorted(MODELS)}")
@@ -32,8 +37,7 @@ def paper_config(model: str, hardware: str = "v5p-64"):
   hw = HARDWARE[hardware]
   c = base.get_config()
   c.model.source = path
-  c.model.preset = preset
-  c.spice.reasoner_template = template
+  c.spice.chat_layout = template
   c.mesh.shape = hw["mesh"]
   c.train.sampler_batch = hw["sampler_batch"]
   c.corpus.data_dir = "/data/spice_corpus"  # built with spice_jax.data.build_corpus (README)

@@ -169,7 +169,8 @@ def load_model(source: str, *, step: int | None = None, mesh=None, dtype: str = 
     from spice_jax.utils import checkpointing
     model, step = checkpointing.load_params(source, step, mesh=mesh)
     _, meta, _ = checkpointing.read_meta(source, step)
-    template = (meta.get("config") or {}).get("spice", {}).get("reasoner_template")
+    spice_section = (meta.get("config") or {}).get("spice", {})
+    template = spice_section.get("chat_layout", spice_section.get("reasoner_template"))
     label = f"{os.path.basename(os.path.normpath(source))}@{step}"
   else:
     model = models.load(source, mesh=mesh, dtype=dtype)

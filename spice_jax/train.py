@@ -20,108 +20,53 @@ import sys
 import time
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
+from tqdm import tqdm
+
+from spice_jax import data, models, parallel
+from spice_jax import guard as guard_lib
+from spice_jax.data import corpus as corpus_lib
+from spice_jax.data import pipeline
+from spice_jax.errors import ConfigError
+from spice_jax.rl import state as state_lib
+from spice_jax.rl import update as update_lib
+from spice_jax.run_config import RunConfig
+from spice_jax.sampling import Sampler
+from spice_jax.spice import batch as batch_lib
+from spice_jax.spice import selfplay as selfplay_lib
+from spice_jax.spice import verify as verify_lib
+from spice_jax.utils import audit as audit_lib
+from spice_jax.utils import checkpointing, cli
+from spice_jax.utils import metrics as metrics_lib
+from spice_jax.utils import plots
+from spice_jax import eval as eval_lib
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (a .py file).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
 
-
-class ConfigError(ValueError):
-  """A config that cannot run; the message names the field."""
+__all__ = ["ConfigError", "validate", "setup", "train", "train_iteration", "summary_table"]
 
 
-# ------------------------------------------------------------------------ validation
-
-def _model_source_ok(src: str) -> bool:
-  from spice_jax import models
-  return src in models.PRESETS or os.path.isdir(src) or (src.endswith(".gguf")
-                                                         and os.path.isfile(src))
-
-
-def validate(config) -> None:
-  """Checks every field the run depends on, before any heavy work. Raises ConfigError."""
-  from spice_jax.spice import advantages, rewards
-  from spice_jax.spice import prompts as prompts_lib
-
-  def need(cond, field, msg):
-    if not cond:
-      raise ConfigError(f"config.{field}: {msg}")
-
-  src = config.model.source
-  need(isinstance(src, str) and src, "model.source", "empty; give a preset name, an HF "
-       "checkpoint directory or a .gguf file")
-  need(_model_source_ok(src), "model.source",
-       f"{src!r} is not a preset, an existing directory, nor an existing .gguf file")
-  need(config.model.dtype in ("float32", "bfloat16"), "model.dtype",
-       f"{config.model.dtype!r}: float32 | bfloat16")
-  need(len(tuple(config.mesh.shape)) == 3, "mesh.shape", "three sizes (data, fsdp, tensor)")
-  sp = config.spice
-  need(sp.num_docs >= 1, "spice.num_docs", "must be >= 1")
-  need(sp.group_size >= 1, "spice.group_size", "must be >= 1")
-  need(sp.num_answers >= 1, "spice.num_answers", "must be >= 1")
-  need(len(sp.formats) >= 1 and all(f in ("mcq", "free_form") for f in sp.formats),
-       "spice.formats", f"{tuple(sp.formats)}: a non-empty subset of (mcq, free_form)")
-  need(sp.format_selection in ("model", "random", "fixed"), "spice.format_selection",
-       f"{sp.format_selection!r}: model | random | fixed")
-  need(sp.challenger_style in prompts_lib.STYLES, "spice.challenger_style",
-       f"{sp.challenger_style!r}: one of {prompts_lib.STYLES}")
-  need(sp.reasoner_template in prompts_lib.RENDER_TEMPLATES, "spice.reasoner_template",
-       f"{sp.reasoner_template!r}: one of {prompts_lib.RENDER_TEMPLATES}")
-  need(sp.challenger_reward in rewards.VARIANTS, "spice.challenger_reward",
-       f"{sp.challenger_reward!r}: one of {sorted(rewards.VARIANTS)}")
-  need(sp.rzero_p in ("gold", "majority"), "spice.rzero_p", f"{sp.rzero_p!r}: gold | majority")
-  need(sp.pseudo_labels in ("gold", "majority"), "spice.pseudo_labels",
-       f"{sp.pseudo_labels!r}: gold | majority")
-  need(not (sp.rzero_p == "majority" and sp.pseudo_labels != "majority"), "spice.rzero_p",
-       "'majority' needs spice.pseudo_labels='majority'")
-  need(sp.challenger in ("policy", "initial") or _model_source_ok(sp.challenger),
-       "spice.challenger", f"{sp.challenger!r}: policy | initial | an existing model source")
-  need(not (sp.challenger != "policy" and sp.train_challenger), "spice.train_challenger",
-       "must be False when the Challenger is frozen (spice.challenger != 'policy')")
-  need(sp.template_dir == "" or os.path.isdir(sp.template_dir), "spice.template_dir",
-       f"{sp.template_dir!r} is not a directory")
-  need(sp.max_challenger_attempts >= 1 and sp.round_size >= 1, "spice.round_size",
-       "round_size and max_challenger_attempts must be >= 1")
-  need(sp.verify_timeout > 0, "spice.verify_timeout", "must be > 0")
-  need(config.rl.advantage in advantages.names(), "rl.advantage",
-       f"{config.rl.advantage!r}: one of {advantages.names()}")
-  need(config.rl.old_logprobs in ("recompute", "sampler"), "rl.old_logprobs",
-       f"{config.rl.old_logprobs!r}: recompute | sampler")
-  need(config.rl.minibatch_size >= 1, "rl.minibatch_size", "must be >= 1")
-  need(config.rl.lr >= 0, "rl.lr", "must be >= 0")
-  c = config.corpus
-  if c.enabled:
-    need(c.build_demo or c.data_dir, "corpus.data_dir",
-         "empty; build a corpus (python -m spice_jax.data.build_corpus) or set "
-         "corpus.build_demo=True, or corpus.enabled=False for ungrounded self-play")
-    need(c.build_demo or os.path.isdir(c.data_dir), "corpus.data_dir",
-         f"{c.data_dir!r} does not exist")
-  from spice_jax import guard as guard_lib
-  try:
-    guard_lib.GuardConfig.from_config(config.guard)
-  except (guard_lib.GuardError, ValueError, TypeError) as e:
-    raise ConfigError(f"config.guard: {e}") from e
-  need(config.train.iterations >= 1, "train.iterations", "must be >= 1")
-  if config.train.eval_every > 0:
-    need(os.path.isdir(config.train.eval_data_dir), "train.eval_data_dir",
-         f"{config.train.eval_data_dir!r} is not a directory (needed when train.eval_every > 0)")
-  need(config.train.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
+def validate(config) -> RunConfig:
+  """Checks every field of the run before any heavy work (each section by its owner).
+  Returns the typed config; raises ConfigError naming the field."""
+  return RunConfig.from_config(config)
 
 
 # ------------------------------------------------------------------------ helpers
 
 def iteration_seed(seed: int, iteration: int) -> int:
   """A deterministic per-iteration seed (resume gives the same seeds)."""
-  import numpy as np
   return int(np.random.SeedSequence([int(seed), int(iteration)]).generate_state(1)[0])
 
 
 def measure_matmul_peak(dtype="float32", n: int = 2048, reps: int = 5) -> float:
   """FLOP/s of a large jnp.dot on the default device (the denominator of MFU)."""
-  import jax
-  import jax.numpy as jnp
   a = jnp.ones((n, n), dtype)
   f = jax.jit(lambda x: x @ x)
   f(a).block_until_ready()
@@ -153,7 +98,8 @@ class _StopFlag:
 @dataclasses.dataclass
 class Run:
   """Everything a training run holds (built by `setup`)."""
-  config: Any
+  config: Any                     # the ConfigDict as given (saved with checkpoints)
+  rc: RunConfig                   # the same, typed and validated
   workdir: str
   model: Any
   state: Any
@@ -172,14 +118,11 @@ class Run:
   eval_items: Any = None
 
 
-def _corpus_dir(config, workdir, tokenizer) -> str:
-  from spice_jax import data
-  from spice_jax.data import corpus as corpus_lib
+def _corpus_dir(config: RunConfig, workdir, tokenizer) -> str:
   if not config.corpus.build_demo:
     return config.corpus.data_dir
   out = os.path.join(workdir, "corpus")
   marker = os.path.join(out, "BUILD_OK")
-  import jax
   if jax.process_index() == 0 and not os.path.exists(marker):
     corpus_lib.build([data.demo_corpus_source()], out, tokenizer,
                               max_doc_tokens=config.corpus.max_doc_tokens)
@@ -193,89 +136,70 @@ def _corpus_dir(config, workdir, tokenizer) -> str:
 
 def setup(config, workdir: str) -> Run:
   """Builds the run (model, state, sampler, corpus stream) and restores the latest checkpoint."""
-  validate(config)
-  import jax
-  from spice_jax import guard as guard_lib
-  from spice_jax import models, parallel
-  from spice_jax.rl import state as state_lib
-  from spice_jax.rl import update as update_lib
-  from spice_jax.sampling import Sampler
-  from spice_jax.spice import selfplay as selfplay_lib
-  from spice_jax.spice import verify as verify_lib
-  from spice_jax.utils import audit as audit_lib
-  from spice_jax.utils import checkpointing
-  from spice_jax.utils import metrics as metrics_lib
-
-  m = config.mesh
-  if m.coordinator_address or m.num_processes:
+  rc = validate(config)
+  m = rc.mesh
+  if m.distributed:
     parallel.maybe_initialize_distributed(m.coordinator_address or None,
                                           m.num_processes or None,
                                           m.process_id if m.process_id >= 0 else None)
-  mesh = parallel.make_mesh(tuple(m.shape))
+  mesh = parallel.make_mesh(m.shape)
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  model = models.load(config.model.source, mesh=mesh, dtype=config.model.dtype,
-                      seed=config.seed)
+  dtype = rc.model.dtype
+  model = models.load(rc.model.source, mesh=mesh, dtype=dtype, seed=rc.seed)
   if model.tokenizer is None:
-    raise ConfigError(f"config.model.source: {config.model.source!r} has no tokenizer")
-  sp = config.spice
-  optim = state_lib.OptimConfig(lr=config.rl.lr, b1=config.rl.b1, b2=config.rl.b2,
-                                weight_decay=config.rl.weight_decay,
-                                clip_norm=config.rl.clip_norm,
-                                warmup_steps=config.rl.warmup_steps)
-  ref = model.params if config.rl.kl_beta > 0 else None
-  state = state_lib.create(model.params, optim, ref_params=ref)
-  keep_previous = _needs_previous_state(config)
+    raise ConfigError(f"config.model.source: {rc.model.source!r} has no tokenizer")
+  sp, rl = rc.spice, rc.rl
+  optim = rl.optim()
+  state = state_lib.create(model.params, optim,
+                           ref_params=model.params if rl.kl_beta > 0 else None)
+  keep_previous = _needs_previous_state(rc)
   update_fn = update_lib.make_update_fn(
-      model.config, mesh, optim, compute_dtype=config.model.dtype, remat=config.model.remat,
-      minibatch_size=config.rl.minibatch_size, clip_eps=config.rl.clip_eps,
-      kl_beta=config.rl.kl_beta, old_logprobs=config.rl.old_logprobs,
-      donate=not keep_previous)
+      model.config, mesh, optim, compute_dtype=dtype, remat=rc.model.remat,
+      minibatch_size=rl.minibatch_size, clip_eps=rl.clip_eps, kl_beta=rl.kl_beta,
+      old_logprobs=rl.old_logprobs, donate=not keep_previous)
 
-  sampler = Sampler(model.config, mesh, dtype=config.model.dtype)
-  policy = selfplay_lib.Actor(sampler, model.tokenizer, sp.reasoner_template, model.stop_ids)
+  sampler = Sampler(model.config, mesh, dtype=dtype)
+  policy = selfplay_lib.Actor(sampler, model.tokenizer, sp.chat_layout, model.stop_ids)
   if sp.challenger == "policy":
     challenger = policy
   elif sp.challenger == "initial":
     frozen = jax.tree.map(lambda x: x.copy(), model.params)
     challenger = dataclasses.replace(policy, params=frozen)
   else:
-    strong = models.load(sp.challenger, mesh=mesh, dtype=config.model.dtype)
+    strong = models.load(sp.challenger, mesh=mesh, dtype=dtype)
     if strong.tokenizer is None:
       raise ConfigError(f"config.spice.challenger: {sp.challenger!r} has no tokenizer")
-    challenger = selfplay_lib.Actor(Sampler(strong.config, mesh, dtype=config.model.dtype),
-                                    strong.tokenizer, sp.reasoner_template, strong.stop_ids,
+    challenger = selfplay_lib.Actor(Sampler(strong.config, mesh, dtype=dtype),
+                                    strong.tokenizer, sp.chat_layout, strong.stop_ids,
                                     params=strong.params)
-  pool = verify_lib.VerifierPool(int(sp.verify_workers), timeout=float(sp.verify_timeout))
+  pool = verify_lib.VerifierPool(sp.verify_workers, timeout=sp.verify_timeout)
   selfplay = selfplay_lib.SelfPlay(
-      sp, policy=policy, challenger=challenger, pool=pool, grounded=config.corpus.enabled,
-      train_challenger=sp.train_challenger, sampler_batch=config.train.sampler_batch,
-      estimator=config.rl.advantage)
+      sp, policy=policy, challenger=challenger, pool=pool, grounded=rc.corpus.enabled,
+      sampler_batch=rc.train.sampler_batch, estimator=rl.advantage)
 
   stream = data_dir = None
-  if config.corpus.enabled:
-    data_dir = _corpus_dir(config, workdir, model.tokenizer)
-    stream = _stream(config, data_dir, rollbacks=0)
-  guard = guard_lib.Guard(guard_lib.GuardConfig.from_config(config.guard))
+  if rc.corpus.enabled:
+    data_dir = _corpus_dir(rc, workdir, model.tokenizer)
+    stream = _stream(rc, data_dir, rollbacks=0)
+  guard = guard_lib.Guard(rc.guard)
 
+  tr = rc.train
   ckpt = checkpointing.Checkpointer(checkpointing.checkpoint_dir(workdir),
-                                    max_to_keep=config.train.keep_checkpoints,
-                                    keep_period=config.train.keep_period or None)
+                                    max_to_keep=tr.keep_checkpoints,
+                                    keep_period=tr.keep_period or None)
   writer = metrics_lib.MetricsWriter(workdir)
   audit = audit_lib.AuditTrail(workdir)
-  start = 0
   eval_items = None
-  if config.train.eval_every > 0:
-    from spice_jax import eval as eval_lib
-    eval_items = eval_lib.load_subset(config.train.eval_benchmarks or "all",
-                                      config.train.eval_data_dir,
-                                      limit=config.train.eval_max_items or None)
-  run = Run(config, workdir, model, state, update_fn, selfplay, stream, pool, ckpt, writer,
-            audit, start, measure_matmul_peak(config.model.dtype), guard, data_dir,
-            keep_previous, eval_items)
+  if tr.eval_every > 0:
+    eval_items = eval_lib.load_subset(tr.eval_benchmarks or "all", tr.eval_data_dir,
+                                      limit=tr.eval_max_items or None)
+  run = Run(config, rc, workdir, model, state, update_fn, selfplay, stream, pool, ckpt,
+            writer, audit, 0, measure_matmul_peak(dtype), guard, data_dir, keep_previous,
+            eval_items)
   restored = ckpt.restore_latest(state.params, _opt_tree(state))
   if restored is not None:
     step = _apply_checkpoint(run, restored)
@@ -297,7 +221,6 @@ def _stream(config, data_dir: str, rollbacks: int):
   Every process reads the same documents: host work is replicated so that each process
   feeds identical prompts to the (SPMD) sampler.
   """
-  from spice_jax.data import pipeline
   weights = dict(config.corpus.weights) or None
   return pipeline.DocumentStream(data_dir, seed=_data_seed(config, rollbacks),
                                  weights=weights, process_index=0, process_count=1)
@@ -307,10 +230,9 @@ def _data_seed(config, rollbacks: int) -> int:
   return int(config.seed) + 1_000_003 * int(rollbacks)
 
 
-def _needs_previous_state(config) -> bool:
+def _needs_previous_state(config: RunConfig) -> bool:
   """skip_update keeps the pre-update state, so the update must not donate it."""
-  from spice_jax import guard as guard_lib
-  g = guard_lib.GuardConfig.from_config(config.guard)
+  g = config.guard
   return g.enabled and any(getattr(g, d).action == "skip_update" for d in guard_lib.DETECTORS)
 
 
@@ -326,7 +248,7 @@ def _apply_checkpoint(run: Run, restored, *, rollback: bool = False) -> int:
   if not rollback:
     run.guard.load_state_dict(meta.get("guard"))
   if run.data_dir is not None:
-    run.stream = _stream(run.config, run.data_dir, run.guard.rollbacks)
+    run.stream = _stream(run.rc, run.data_dir, run.guard.rollbacks)
     if not rollback and meta.get("data_state") is not None:
       run.stream.set_state(meta["data_state"])
   return int(meta["iteration"])
@@ -344,62 +266,69 @@ def _meta(run: Run, iteration: int) -> dict:
           "config": json.loads(run.config.to_json_best_effort())}
 
 
-def train_iteration(run: Run, it: int) -> dict:
-  """Runs iteration `it` (0-based) and returns its metrics (also written to disk)."""
-  import jax
-  import numpy as np
-  from spice_jax.spice import batch as batch_lib
-  config, sp = run.config, run.config.spice
-  t0 = time.perf_counter()
-  docs = (run.stream.take(sp.num_docs) if run.stream is not None
-          else [None] * int(sp.num_docs))
-  seed = iteration_seed(_data_seed(config, run.guard.rollbacks), it)
-  res = run.selfplay.iteration(run.state.params, docs, seed=seed, step=it + 1)
-  t_selfplay = time.perf_counter() - t0
+def _update(run: Run, trajectories, seed: int):
+  """The update on this iteration's trajectories -> (new state, metrics).
 
-  mb = int(config.rl.minibatch_size)
+  With no trainable trajectory (e.g. a frozen Challenger and no valid task) the update is
+  skipped: the state stays, `update/skipped` is 1 and an audit event says why.
+  """
+  sp, rl = run.rc.spice, run.rc.rl
+  if not trajectories:
+    logging.warning("no trainable trajectory this iteration: update skipped")
+    return run.state, {"update/skipped": 1.0, "time/update": 0.0}
   dp = math.prod(run.model.mesh.shape[a] for a in ("data", "fsdp"))
-  multiple = math.lcm(mb, dp)
   batch = batch_lib.make_batch(
-      res.trajectories, pad_id=run.model.tokenizer.pad_id or 0,
+      trajectories, pad_id=run.model.tokenizer.pad_id or 0,
       role_norms={"challenger": float(sp.challenger_max_tokens),
                   "reasoner": float(sp.reasoner_max_tokens)},
-      batch_multiple=multiple, shuffle_seed=seed)
+      batch_multiple=math.lcm(rl.minibatch_size, dp), shuffle_seed=seed)
   summary = batch_lib.batch_summary(batch)
   t1 = time.perf_counter()
-  previous = run.state if run.keep_previous else None
-  from spice_jax import parallel
   new_state, um = run.update_fn(run.state, parallel.put(batch, run.update_fn.batch_sharding))
   um = jax.device_get(um)
   t_update = time.perf_counter() - t1
-  m = dict(res.metrics)
-  m.update({k: float(np.asarray(v)) for k, v in um.items()})
-  n_params = run.model.config.num_params()
-  T = batch["tokens"].shape[1]
-  flops = (6 + 2) * n_params * summary["positions"]  # recompute fwd + fwd/bwd
-  m["time/update"] = t_update
-  m["time/selfplay"] = t_selfplay
-  m["time/iteration"] = time.perf_counter() - t0
+  m = {k: float(np.asarray(v)) for k, v in um.items()}
+  flops = (6 + 2) * run.model.config.num_params() * summary["positions"]  # recompute + fwd/bwd
+  m.update({"update/skipped": 0.0, "time/update": t_update,
+            "throughput/update_tokens_per_s": summary["positions"] / t_update,
+            "throughput/mfu": flops / t_update / run.peak_flops,
+            "batch/rows": summary["rows"], "batch/real_rows": summary["real_rows"],
+            "batch/length": float(batch["tokens"].shape[1])})
+  return new_state, m
+
+
+def _throughput(m: dict) -> None:
+  """Adds sampling throughput and the unaccounted time to an iteration's metrics."""
   sample_t = sum(m.get(f"time/sample_{r}", 0.0) for r in ("format", "challenger", "reasoner"))
   m["time/other"] = max(m["time/iteration"] - sample_t - m.get("time/verify", 0.0)
-                        - m.get("time/parse", 0.0) - t_update, 0.0)
+                        - m.get("time/parse", 0.0) - m["time/update"], 0.0)
   for role in ("challenger", "reasoner"):
     tk, tt = m.get(f"tokens/{role}", 0.0), m.get(f"time/sample_{role}", 0.0)
     m[f"throughput/sample_tokens_per_s_{role}"] = tk / tt if tt else 0.0
   tot_tok = m.get("tokens/challenger", 0.0) + m.get("tokens/reasoner", 0.0)
   m["throughput/sample_tokens_per_s"] = tot_tok / sample_t if sample_t else 0.0
-  m["throughput/update_tokens_per_s"] = summary["positions"] / t_update if t_update else 0.0
-  m["throughput/mfu"] = flops / t_update / run.peak_flops if t_update else 0.0
-  m["batch/rows"] = summary["rows"]
-  m["batch/real_rows"] = summary["real_rows"]
-  m["batch/length"] = float(T)
-  m["iteration"] = it + 1
-  if run.eval_items and (it + 1) % config.train.eval_every == 0:
-    from spice_jax import eval as eval_lib
+
+
+def train_iteration(run: Run, it: int) -> dict:
+  """Runs iteration `it` (0-based) and returns its metrics (also written to disk)."""
+  rc, sp = run.rc, run.rc.spice
+  t0 = time.perf_counter()
+  docs = run.stream.take(sp.num_docs) if run.stream is not None else [None] * sp.num_docs
+  seed = iteration_seed(_data_seed(rc, run.guard.rollbacks), it)
+  res = run.selfplay.iteration(run.state.params, docs, seed=seed, step=it + 1)
+  t_selfplay = time.perf_counter() - t0
+  previous = run.state if run.keep_previous else None
+  new_state, um = _update(run, res.trajectories, seed)
+  if um["update/skipped"]:
+    run.audit.event(it + 1, "update_skipped", reason="no trainable trajectory")
+  m = {**res.metrics, **um, "time/selfplay": t_selfplay,
+       "time/iteration": time.perf_counter() - t0, "iteration": it + 1}
+  _throughput(m)
+  if run.eval_items and (it + 1) % rc.train.eval_every == 0:
     m.update(eval_lib.evaluate_params(
         run.selfplay.policy.sampler, new_state.params, run.model.tokenizer, run.eval_items,
-        stop_ids=run.model.stop_ids, template=sp.reasoner_template,
-        max_new_tokens=int(sp.reasoner_max_tokens), pool=run.pool))
+        stop_ids=run.model.stop_ids, template=sp.chat_layout,
+        max_new_tokens=sp.reasoner_max_tokens, pool=run.pool))
 
   # Guardrails: the iteration's metrics decide whether its update is kept.
   firings = run.guard.check(it + 1, m)
@@ -414,14 +343,13 @@ def train_iteration(run: Run, it: int) -> dict:
   elif decision != "rollback":
     run.state = new_state
   run.writer.write(it + 1, m)
-  if config.train.audit:
+  if rc.train.audit:
     run.audit.write("tasks", res.audit)
   return m
 
 
 def rollback(run: Run, failed_iteration: int) -> int:
   """Restores the newest checkpoint marked good, reseeds the data; returns its iteration."""
-  from spice_jax import guard as guard_lib
   run.checkpointer.wait()
   restored = run.checkpointer.restore_latest(run.state.params, _opt_tree(run.state),
                                              only_good=True)
@@ -440,12 +368,11 @@ def rollback(run: Run, failed_iteration: int) -> int:
 
 def train(config, workdir: str) -> dict:
   """Runs (or resumes) the whole training loop. Returns the last iteration's metrics."""
-  from tqdm import tqdm
   run = setup(config, workdir)
   stop = _StopFlag()
   stop.install()
   last = {}
-  total = int(config.train.iterations)
+  total = run.rc.train.iterations
   bar = tqdm(initial=run.start, total=total, desc="SPICE",
              disable=not sys.stderr.isatty() and os.environ.get("SPICE_PROGRESS") != "1",
              dynamic_ncols=True)
@@ -469,7 +396,7 @@ def train(config, workdir: str) -> dict:
                    last["challenger/reward_mean"], last.get("loss", float("nan")),
                    last["time/iteration"])
       done = it
-      if done % config.train.checkpoint_every == 0 or done == total or stop:
+      if done % run.rc.train.checkpoint_every == 0 or done == total or stop:
         run.checkpointer.save(done, run.state.params, _opt_tree(run.state), _meta(run, done))
         if run.guard.is_good(last["guard/decision"]):
           run.checkpointer.mark_good(done)
@@ -481,8 +408,7 @@ def train(config, workdir: str) -> dict:
     run.checkpointer.close()
     run.pool.close()
     run.writer.close()
-  if config.train.plots and (run.start < total) and __import__("jax").process_index() == 0:
-    from spice_jax.utils import plots
+  if run.rc.train.plots and (run.start < total) and jax.process_index() == 0:
     try:
       plots.plot_run(workdir)
     except FileNotFoundError:
@@ -492,7 +418,6 @@ def train(config, workdir: str) -> dict:
 
 def summary_table(workdir: str) -> str:
   """A short Markdown table of a run's iterations (for the demo and the README)."""
-  from spice_jax.utils import metrics as metrics_lib
   recs = metrics_lib.read(os.path.join(workdir, "metrics.jsonl"))
   cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
           ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
@@ -524,7 +449,6 @@ def main(argv):
     logging.error("%s", e)
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
-  import jax
   if jax.process_index() == 0:
     print(f"\nrun directory : {workdir}")
     print(f"checkpoints   : {os.path.join(workdir, 'checkpoints')}")
@@ -535,4 +459,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

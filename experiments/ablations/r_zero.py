@@ -15,6 +15,5 @@ def get_config(arg: str = "qwen3_4b,v5p-64"):
   c.spice.format_selection = "random"
   c.spice.pseudo_labels = "majority"
   c.spice.challenger_reward = "rzero"
-  c.spice.rzero_p = "majority"
   c.spice.invalid_reward = -1.0
   return c

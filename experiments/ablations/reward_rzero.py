@@ -12,5 +12,4 @@ def get_config(arg: str = "qwen3_4b,v5p-64"):
   model, _, hardware = (arg or "qwen3_4b,v5p-64").partition(",")
   c = paper.paper_config(model, hardware or "v5p-64")
   c.spice.challenger_reward = "rzero"
-  c.spice.rzero_p = "gold"
   return c

@@ -214,13 +214,10 @@ def selfplay_generate_tasks(selfplay, *, seed: int = 0) -> GenerateTasks:
   def generate_tasks(params, documents):
     rng = np.random.default_rng(seed)
     counters = collections.Counter()
-    fmts = selfplay.select_formats(params, documents, rng, counters)
-    prompts = [selfplay.challenger_prompt(d, f) for d, f in zip(documents, fmts)]
-    attempts = selfplay.challenger_rounds(params, prompts, fmts, rng, counters)
     out = []
-    for atts in attempts:
-      valid = [a.task for a in atts if a.task.valid]
-      out.append(valid[0] if valid else atts[0].task if atts else _NoTask())
+    for play in selfplay.challenge(params, documents, rng, counters):
+      valid = [a.task for a in play.attempts if a.task.valid]
+      out.append(valid[0] if valid else play.attempts[0].task if play.attempts else _NoTask())
     return out
   return generate_tasks
 
@@ -281,22 +278,23 @@ def hooks_from_workdir(workdir: str, *, mesh=None, num_answers: int | None = Non
   """
   import ml_collections
   from spice_jax.sampling import Sampler
+  from spice_jax.spice.config import SpiceConfig
   from spice_jax.spice import selfplay as selfplay_lib
   from spice_jax.spice import verify as verify_lib
   from spice_jax.utils import checkpointing
 
   _, meta, _ = checkpointing.read_meta(workdir)
   config = ml_collections.ConfigDict(meta["config"])
-  sp = ml_collections.ConfigDict(config.spice.to_dict())
-  sp.max_challenger_attempts = int(attempts or sp.group_size)
+  sp = SpiceConfig.from_config(config.spice)
+  sp = dataclasses.replace(sp, max_challenger_attempts=int(attempts or sp.group_size))
   if max_new_tokens:
-    sp.challenger_max_tokens = int(max_new_tokens)
-    sp.reasoner_max_tokens = int(max_new_tokens)
+    sp = dataclasses.replace(sp, challenger_max_tokens=int(max_new_tokens),
+                             reasoner_max_tokens=int(max_new_tokens))
   model0, step0 = checkpointing.load_params(workdir, first_step, mesh=mesh)
   cache: dict[int, Any] = {int(step0): model0.params}
   tok = model0.tokenizer
   sampler = Sampler(model0.config, model0.mesh, dtype=model0.dtype)
-  actor = selfplay_lib.Actor(sampler, tok, sp.reasoner_template, model0.stop_ids)
+  actor = selfplay_lib.Actor(sampler, tok, sp.chat_layout, model0.stop_ids)
   pool = pool or verify_lib.default_pool()
   sp_obj = selfplay_lib.SelfPlay(sp, policy=actor, challenger=actor, pool=pool, grounded=True,
                                  sampler_batch=int(config.train.sampler_batch))
@@ -314,7 +312,7 @@ def hooks_from_workdir(workdir: str, *, mesh=None, num_answers: int | None = Non
     stream = pipeline.DocumentStream(corpus_dir, seed=seed, process_index=0, process_count=1)
     return stream.take(n)
 
-  solve = make_solve(sampler, tok, template=sp.reasoner_template, stop_ids=model0.stop_ids,
+  solve = make_solve(sampler, tok, template=sp.chat_layout, stop_ids=model0.stop_ids,
                      num_answers=int(num_answers or sp.num_answers),
                      temperature=float(sp.reasoner_temperature), top_p=float(sp.top_p),
                      max_new_tokens=int(sp.reasoner_max_tokens),

@@ -20,11 +20,13 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from spice_jax.errors import SpiceError
+
 Estimator = Callable[..., jax.Array]
 _REGISTRY: dict[str, Estimator] = {}
 
 
-class AdvantageError(ValueError):
+class AdvantageError(SpiceError, ValueError):
   pass
 
 
@@ -102,6 +104,3 @@ def compute(rewards: jax.Array, group_ids: jax.Array, num_groups: int,
                          f"{group_ids.shape} must both be [N]")
   return get(estimator)(rewards, group_ids, int(num_groups), eps=eps, **kw).astype(jnp.float32)
 
-
-# One compiled function per (shape, num_groups, estimator): the form callers normally use.
-compute_jit = jax.jit(compute, static_argnames=("num_groups", "estimator", "eps", "ddof"))

@@ -32,14 +32,17 @@ import os
 import re
 from typing import Sequence
 
+from spice_jax.errors import SpiceError
+
 TEMPLATE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
-RENDER_TEMPLATES = ("chat", "qwen3", "plain")
+RENDER_TEMPLATES = ("chat", "qwen3", "plain")   # chat layouts (`spice.chat_layout`)
+ANSWER_TYPES = ("Integer", "Expression", "String")
 STYLES = ("full", "compact")
 DOC_BEGIN = "[BEGINNING OF THE DOCUMENT]"
 DOC_END = "[END OF THE DOCUMENT]"
 
 
-class PromptError(ValueError):
+class PromptError(SpiceError, ValueError):
   pass
 
 
@@ -105,21 +108,23 @@ def template_versions(version: str = "v1", template_dir: str | None = None) -> d
 _FIELD_RE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
-def fill(template: str, **values: str) -> str:
+def fill(template: str, optional: dict[str, str] | None = None, **values: str) -> str:
   """Replaces every `{{name}}` in `template` with `values[name]`, in one pass.
 
   Values are inserted verbatim and never re-scanned, so a document that contains
   `{{question}}` stays as written. A placeholder without a value, or a value without a
-  placeholder, raises PromptError.
+  placeholder, raises PromptError; `optional` values may be used or not (e.g. the format
+  selection's `answer_type`, which a user template may ignore).
   """
   used = set()
+  known = {**(optional or {}), **values}
 
   def sub(m):
     key = m.group(1)
-    if key not in values:
-      raise PromptError(f"template field {{{{{key}}}}} has no value (given: {sorted(values)})")
+    if key not in known:
+      raise PromptError(f"template field {{{{{key}}}}} has no value (given: {sorted(known)})")
     used.add(key)
-    return str(values[key])
+    return str(known[key])
 
   out = _FIELD_RE.sub(sub, template)
   unused = set(values) - used
@@ -139,19 +144,31 @@ def challenger_template_name(fmt: str, style: str = "full", grounded: bool = Tru
   return name if grounded else name + "_nodoc"
 
 
+def answer_type_hint(value) -> str | None:
+  """The format selection's `best_answer_type` as one of ANSWER_TYPES, or None."""
+  if not isinstance(value, str):
+    return None
+  v = value.strip().strip('"').lower()
+  return next((t for t in ANSWER_TYPES if t.lower() == v), None)
+
+
 def challenger_messages(document: str | None, fmt: str, style: str = "full",
-                        version: str = "v1", template_dir: str | None = None) -> list[dict]:
+                        version: str = "v1", template_dir: str | None = None,
+                        answer_type: str | None = None) -> list[dict]:
   """The Challenger's task-generation prompt as chat messages (one user turn).
 
   document: the passage, inserted between the document markers; None selects the
     ungrounded `_nodoc` template (no_corpus / r_zero ablations).
   fmt: "mcq" | "free_form". style: "full" (8 steps + JSON; parse with fmt) or "compact"
     (line format; parse with `tasks.parse(text, "compact", expect=fmt)`).
+  answer_type: the format selection's best answer type (SPEC §2.2); any template may use
+    it as `{{answer_type}}` (None: "Integer, Expression or String, whichever fits best").
   """
   name = challenger_template_name(fmt, style, grounded=document is not None)
   text = load_template(name, version, template_dir)
   values = {} if document is None else {"document": document}
-  return [{"role": "user", "content": fill(text, **values)}]
+  hint = answer_type or f"{', '.join(ANSWER_TYPES[:-1])} or {ANSWER_TYPES[-1]}, whichever fits best"
+  return [{"role": "user", "content": fill(text, optional={"answer_type": hint}, **values)}]
 
 
 def format_selection_messages(document: str, version: str = "v1",

@@ -116,17 +116,11 @@ def test_selfplay_generate_tasks_picks_first_valid_per_document():
     def __init__(self):
       self.seeds = []
 
-    def select_formats(self, params, docs, rng, counters):
+    def challenge(self, params, docs, rng, counters):
       self.seeds.append(int(rng.integers(1 << 30)))
-      return ["mcq"] * len(docs)
-
-    def challenger_prompt(self, doc, fmt):
-      return [1, 2, 3]
-
-    def challenger_rounds(self, params, prompts, fmts, rng, counters):
       bad = T(valid=False, question="", answer="", kind="")
       good = T(valid=True, question="Q", answer="A", kind="mcq")
-      return [[T(task=bad), T(task=good)], [T(task=bad)], []]
+      return [T(attempts=a) for a in ([T(task=bad), T(task=good)], [T(task=bad)], [])]
 
   sp = FakeSelfPlay()
   gen = C.selfplay_generate_tasks(sp, seed=3)

@@ -273,7 +273,7 @@ def test_it_learns(tiny_cfg, mesh1, params1):
       comp = np.asarray(sample(st.params, prompts, sub))
     reward = (comp[:, 0] == LETTERS[(3 * prompts[:, 2] + 1) % 4]).astype(np.float32)
     groups = np.repeat(np.arange(num_prompts), K).astype(np.int32)
-    adv = np.asarray(adv_lib.compute_jit(reward, groups, num_groups=num_prompts))
+    adv = np.asarray(jax.jit(adv_lib.compute, static_argnames=("num_groups",))(reward, groups, num_groups=num_prompts))
     trajs = [batch_lib.Trajectory(list(prompts[i]), list(comp[i]), "reasoner", int(groups[i]),
                                   float(adv[i])) for i in range(len(reward))]
     batch = batch_lib.make_batch(trajs, role_norms={"reasoner": 2}, min_length=8,

@@ -42,7 +42,7 @@ def test_variance_formula_by_hand_and_order_invariance():
 def test_invalid_gets_rho_for_every_variant():
   c = all_rows()
   valid = np.array([True, False] * 4 + [False])
-  for v in rewards.VARIANTS:
+  for v in rewards.names():
     r = np.asarray(rewards.challenger_reward(c, valid, v))
     np.testing.assert_allclose(r[~valid], -0.1, atol=1e-7)
   r = np.asarray(rewards.challenger_reward(c, valid, invalid_reward=-1.0))
@@ -67,25 +67,26 @@ def test_absolute_zero_threshold_rzero_by_hand():
   np.testing.assert_allclose(rz, [0, 0.25, 0.5, 0.75, 1, 0.75, 0.5, 0.25, 0], atol=1e-7)
 
 
-def test_rzero_majority_share():
-  # Answer-cluster ids per sample; -1 = no answer.
-  ids = np.array([
-      [0, 0, 0, 0, 0, 0, 0, 0],        # unanimous: share 1 -> reward 0
-      [0, 0, 0, 0, 1, 1, 1, 1],        # tie 4/4: share 0.5 -> reward 1
-      [3, 3, 3, 1, 2, 5, 6, 7],        # majority 3/8 -> 1 - 2*|3/8 - 1/2| = 0.75
-      [-1, -1, -1, -1, -1, 2, 2, 4],   # no-answers never agree: 2/8 -> 0.5
-      [-1] * 8,                        # nobody answered: 0 -> 0
-  ])
-  share = np.asarray(rewards.majority_share(ids))
-  np.testing.assert_allclose(share, [1, 0.5, 3/8, 2/8, 0])
-  correct = np.zeros((5, 8), bool)  # gold-based pass rate would say p=0 everywhere
-  r = rewards.challenger_reward(correct, np.ones(5, bool), "rzero", p_source="majority",
-                                answer_ids=ids)
-  np.testing.assert_allclose(np.asarray(r), [0, 1, 0.75, 0.5, 0], atol=1e-7)
-  # Explicit p override wins over correct.
-  r2 = rewards.challenger_reward(correct, np.array([1, 1, 1, 1, 0], bool), "rzero",
-                                 p=share)
-  np.testing.assert_allclose(np.asarray(r2), [0, 1, 0.75, 0.5, -0.1], atol=1e-7)
+def test_rzero_under_majority_labels_uses_the_majority_share():
+  """With R-Zero pseudo-labels the correctness bits are 'agrees with the majority', so the
+  pass rate the variant sees is the majority share (no separate p source)."""
+  agrees = np.array([[1] * 8, [1] * 4 + [0] * 4, [1] * 3 + [0] * 5], bool)
+  r = np.asarray(rewards.challenger_reward(agrees, np.ones(3, bool), "rzero"))
+  np.testing.assert_allclose(r, [0, 1, 1 - 2 * abs(3 / 8 - 0.5)], atol=1e-7)
+
+
+def test_registry_new_variant_is_one_function():
+  @rewards.register("test_linear")
+  def linear(p, *, slope: float = 1.0):
+    return slope * p
+  try:
+    r = rewards.challenger_reward(all_rows(), np.ones(9, bool), "test_linear", slope=2.0)
+    np.testing.assert_allclose(np.asarray(r), 2 * np.arange(9) / 8, atol=1e-7)
+    assert "test_linear" in rewards.names()
+    with pytest.raises(rewards.RewardError, match="unknown parameter 'sigma2'"):
+      rewards.challenger_reward(all_rows(), np.ones(9, bool), "test_linear", sigma2=0.1)
+  finally:
+    rewards._REGISTRY.pop("test_linear")
 
 
 def test_sample_mask_ragged_k():
@@ -109,7 +110,5 @@ def test_jittable_and_reasoner_reward():
 def test_errors_name_the_problem():
   with pytest.raises(rewards.RewardError, match="unknown"):
     rewards.challenger_reward(all_rows(), np.ones(9, bool), "nope")
-  with pytest.raises(rewards.RewardError, match="answer_ids"):
-    rewards.challenger_reward(all_rows(), np.ones(9, bool), "rzero", p_source="majority")
-  with pytest.raises(rewards.RewardError, match="p_source"):
-    rewards.challenger_reward(all_rows(), np.ones(9, bool), "rzero", p_source="x")
+  with pytest.raises(rewards.RewardError, match="unknown parameter"):
+    rewards.challenger_reward(all_rows(), np.ones(9, bool), "threshold", sigma2=0.1)

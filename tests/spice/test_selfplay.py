@@ -46,11 +46,11 @@ def _cfg(**kw):
   c = ml_collections.ConfigDict(dict(
       num_docs=2, group_size=4, num_answers=4, formats=("free_form",),
       format_selection="fixed", challenger_style="compact", template_dir="",
-      reasoner_template="chat", round_size=4, max_challenger_attempts=8,
+      chat_layout="chat", round_size=4, max_challenger_attempts=8,
       challenger_temperature=1.0, reasoner_temperature=1.0, top_p=1.0,
       challenger_max_tokens=64, reasoner_max_tokens=64, format_selection_max_tokens=32,
-      challenger_reward="variance", reward_sigma2=0.01, invalid_reward=-0.1, rzero_p="gold",
-      pseudo_labels="gold"))
+      challenger_reward="variance", reward_params={"variance": {"sigma2": 0.01}},
+      invalid_reward=-0.1, pseudo_labels="gold"))
   c.update(kw)
   return c
 
@@ -80,14 +80,13 @@ def make_script(n_correct=2, K=4):
   return script
 
 
-def _play(tok, pool, cfg, script, *, grounded=True, train_challenger=True, chal_params=None,
-          docs=DOCS):
+def _play(tok, pool, cfg, script, *, grounded=True, chal_params=None, docs=DOCS):
   sam = ScriptedSampler(tok, script)
   policy = selfplay.Actor(sam, tok, "chat", (2,))
   chal = policy if chal_params is None else selfplay.Actor(sam, tok, "chat", (2,),
                                                            params=chal_params)
   sp = selfplay.SelfPlay(cfg, policy=policy, challenger=chal, pool=pool, grounded=grounded,
-                         train_challenger=train_challenger, sampler_batch=64)
+                         sampler_batch=64)
   return sp.iteration("POLICY", docs if grounded else [None] * len(docs), seed=0, step=1), sam
 
 
@@ -149,8 +148,8 @@ def test_no_corpus_prompts_hold_no_document(tok, pool):
 
 
 def test_fixed_challenger_uses_frozen_params_and_trains_no_challenger(tok, pool):
-  res, sam = _play(tok, pool, _cfg(), make_script(), train_challenger=False,
-                   chal_params="FROZEN")
+  res, sam = _play(tok, pool, _cfg(challenger="initial", train_challenger=False),
+                   make_script(), chal_params="FROZEN")
   assert not [t for t in res.trajectories if t.role == "challenger"]
   assert [t for t in res.trajectories if t.role == "reasoner"]
   for params, ps in sam.calls:
@@ -160,8 +159,7 @@ def test_fixed_challenger_uses_frozen_params_and_trains_no_challenger(tok, pool)
 
 def test_majority_pseudo_labels(tok, pool):
   # 3 of 4 answers say 60 (gold agrees), but labels come from the majority, not the gold.
-  cfg = _cfg(pseudo_labels="majority", challenger_reward="rzero", rzero_p="majority",
-             invalid_reward=-1.0)
+  cfg = _cfg(pseudo_labels="majority", challenger_reward="rzero", invalid_reward=-1.0)
   res, _ = _play(tok, pool, cfg, make_script(n_correct=1))  # majority answer = 45
   reas = [t for t in res.trajectories if t.role == "reasoner"]
   assert sorted(t.reward for t in reas) == [0, 1, 1, 1]
@@ -191,3 +189,35 @@ def test_hanging_verification_is_marked_wrong_and_iteration_completes(tok):
     assert "timeout" in {r["reason"] for r in answers}
     # The pool still works after the kills.
     assert verify.score(["\\boxed{\\frac{1}{2}}"], ["0.5"], ["expression"], pool=pool) == [True]
+
+
+def test_attempts_used_per_document_are_audited(tok, pool):
+  """SPEC §2.5: every audit record says how many attempts its document used."""
+  res, _ = _play(tok, pool, _cfg(), make_script())
+  used = {a["doc_id"]: a["attempts_used"] for a in res.audit}
+  assert used == {"d0": 4, "d1": 8}      # d0 found a valid task in round 1; d1 hit the cap
+
+
+def test_format_selection_answer_type_reaches_the_free_form_prompt(tok, pool, tmp_path):
+  """SPEC §2.2–2.3: best_answer_type is passed to the free-form prompt (a user template may
+  use {{answer_type}}) and the format-selection output is in the audit trail."""
+  (tmp_path / "challenger_compact_free_form.v1.txt").write_text(
+      "Write a question with answer type {{answer_type}}.\n"
+      "[BEGINNING OF THE DOCUMENT]\n{{document}}\n[END OF THE DOCUMENT]\n"
+      "Question: <the question>")
+  selection = ('{"suitable_for_mcq": false, "suitable_for_free_form": true, '
+               '"best_answer_type": "integer", "reason": "numbers"}')
+  inner = make_script()
+
+  def script(prompt, params):
+    if "Decide what kind of exam question" in prompt:
+      return selection
+    return inner(prompt, params)
+  cfg = _cfg(formats=("mcq", "free_form"), format_selection="model", template_dir=str(tmp_path),
+             format_selection_max_tokens=64)
+  res, sam = _play(tok, pool, cfg, script)
+  chal = [p for _, ps in sam.calls for p in ps if "Question: <the question>" in p]
+  assert chal and all("with answer type Integer." in p for p in chal), chal[0]
+  assert all(a["answer_type_hint"] == "Integer" for a in res.audit)
+  assert all(a["format_selection"] == selection for a in res.audit)
+  assert all(a["fmt"] == "free_form" for a in res.audit)

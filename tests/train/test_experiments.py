@@ -6,6 +6,7 @@ import os
 import jax
 import pytest
 
+from experiments import paper
 from spice_jax import models, parallel, train
 from spice_jax.rl import state as state_lib
 
@@ -34,7 +35,7 @@ def test_there_is_a_config_per_ablation():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, ROOT))
 def test_config_validates_and_builds_shapes(path, tmp_path):
   c = _load(path)
-  preset = c.model.preset or c.model.source
+  preset = paper.preset_for(c.model.source) or c.model.source
   assert preset in models.PRESETS, f"{path}: no preset for shape checks"
   c.model.source = preset
   if c.spice.challenger not in ("policy", "initial"):

@@ -89,3 +89,16 @@ def test_validate_names_fields():
     setattr(c[section], key, value)
     with pytest.raises(train.ConfigError, match=expect.replace(".", r"\.")):
       train.validate(c)
+
+
+@pytest.mark.slow
+def test_iteration_without_trainable_trajectory_skips_the_update(tmp_path, run_train):
+  """A frozen Challenger whose tasks are all invalid leaves nothing to train: the run logs
+  it, skips the update, keeps the params and goes on (it used to die in make_batch)."""
+  wd = tmp_path / "run"
+  run_train(wd, "--config.spice.challenger=initial", "--config.spice.train_challenger=False")
+  recs = _read_jsonl(wd / "metrics.jsonl")
+  assert [r["step"] for r in recs] == [1, 2]
+  assert all(r["update/skipped"] == 1.0 and r["reasoner/accuracy"] == 0.0 for r in recs)
+  events = _read_jsonl(wd / "audit" / "events.jsonl")
+  assert [e["step"] for e in events if e["event"] == "update_skipped"] == [1, 2]
