@@ -81,6 +81,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.eval_benchmarks = ""
   c.train.eval_max_items = 64
   c.train.sampler_batch = 256           # rows per sampler call (the sampler pads/buckets)
+  c.train.sampling = "global"           # "host_local": each host plays its own documents
 
   # Guardrails (spice_jax/guard.py): detectors over every iteration's metrics, each with an
   # action: "warn" | "skip_update" | "rollback" (to the last checkpoint marked good) | "off".

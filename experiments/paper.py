@@ -40,5 +40,6 @@ def paper_config(model: str, hardware: str = "v5p-64"):
   c.spice.chat_layout = template
   c.mesh.shape = hw["mesh"]
   c.train.sampler_batch = hw["sampler_batch"]
+  c.train.sampling = "host_local"   # each host samples its own documents; the update is global
   c.corpus.data_dir = "/data/spice_corpus"  # built with spice_jax.data.build_corpus (README)
   return c

@@ -244,6 +244,14 @@ def _json_float(x: float):
   return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
+def _finite(metrics, keys):
+  """(key, value) for each key whose metric is a finite number."""
+  for key in keys:
+    x = _number(metrics.get(key))
+    if x is not None and math.isfinite(x):
+      yield key, x
+
+
 def _number(value) -> float | None:
   """A metric as a float; None if absent or not a scalar number (lists, strings)."""
   if value is None or isinstance(value, (bool, str, bytes)):
@@ -351,10 +359,7 @@ class Guard:
     d = self.config.reward_collapse
     values = tuple(float(v) for v in d.values)
     out = []
-    for key in d.keys:
-      x = _number(metrics.get(key))
-      if x is None or not math.isfinite(x):
-        continue
+    for key, x in _finite(metrics, d.keys):
       out += self._streak(step, "reward_collapse", d.action, key, x, x in values, d.patience,
                           f"stuck at {x:g}", {}, same=True)
     return out
@@ -362,10 +367,7 @@ class Guard:
   def _entropy_collapse(self, step, metrics):
     d = self.config.entropy_collapse
     out = []
-    for key in d.keys:
-      x = _number(metrics.get(key))
-      if x is None or not math.isfinite(x):
-        continue
+    for key, x in _finite(metrics, d.keys):
       out += self._streak(step, "entropy_collapse", d.action, key, x, x < d.threshold,
                           d.patience, f"below {d.threshold:g}", {"threshold": d.threshold},
                           same=False)
@@ -381,10 +383,9 @@ class Guard:
       if cap and cap > 0:
         checks.append((f"{role}/response_len_mean", d.len_frac * cap))
     out = []
-    for key, threshold in checks:
-      x = _number(metrics.get(key))
-      if x is None or not math.isfinite(x):
-        continue
+    thresholds = dict(checks)
+    for key, x in _finite(metrics, thresholds):
+      threshold = thresholds[key]
       out += self._streak(step, "runaway_length", d.action, key, x, x > threshold, d.patience,
                           f"above {threshold:g}", {"threshold": threshold}, same=False)
     return out
@@ -392,10 +393,7 @@ class Guard:
   def _spikes(self, step, metrics):
     d = self.config.spike
     out = []
-    for key in d.keys:
-      x = _number(metrics.get(key))
-      if x is None or not math.isfinite(x):
-        continue
+    for key, x in _finite(metrics, d.keys):
       win = self._windows.setdefault(key, [])
       if len(win) >= d.min_history:
         med = _median(win)

@@ -19,6 +19,7 @@ from spice_jax.utils import configs
 from spice_jax.utils.configs import ConfigError
 
 DTYPES = ("float32", "bfloat16")
+SAMPLING = ("global", "host_local")
 
 
 def model_source_ok(src: str) -> bool:
@@ -89,11 +90,16 @@ class TrainSection:
   eval_benchmarks: str = ""
   eval_max_items: int = 64
   sampler_batch: int = 256      # rows per sampler call (the sampler pads/buckets)
+  # "global": one sampler over the training mesh; "host_local": every process plays its own
+  # slice of the documents on its own devices (weights copied per host), only the update is
+  # global (issue: pod scale).
+  sampling: str = "global"
 
   def validate(self) -> None:
     configs.need(self.iterations >= 1, "train.iterations", "must be >= 1")
     configs.need(self.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
     configs.need(self.sampler_batch >= 1, "train.sampler_batch", "must be >= 1")
+    configs.one_of(self.sampling, SAMPLING, "train.sampling")
     if self.eval_every > 0:
       configs.need(os.path.isdir(self.eval_data_dir), "train.eval_data_dir",
                    f"{self.eval_data_dir!r} is not a directory (needed when "

@@ -11,6 +11,7 @@ finish the current iteration, save, and exit cleanly.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import math
@@ -32,6 +33,7 @@ from spice_jax import guard as guard_lib
 from spice_jax.data import corpus as corpus_lib
 from spice_jax.data import pipeline
 from spice_jax.errors import ConfigError
+from spice_jax.parallel import hosts
 from spice_jax.rl import state as state_lib
 from spice_jax.rl import update as update_lib
 from spice_jax.run_config import RunConfig
@@ -116,6 +118,16 @@ class Run:
   data_dir: str | None = None
   keep_previous: bool = False
   eval_items: Any = None
+  sample_mesh: Any = None          # the sampler's mesh (this host's devices when host-local)
+
+  @property
+  def host_local(self) -> bool:
+    return self.rc.train.sampling == "host_local"
+
+  @property
+  def gathered(self) -> bool:
+    """Each process played its own documents: records are gathered, rows assembled."""
+    return self.host_local and jax.process_count() > 1
 
 
 def _corpus_dir(config: RunConfig, workdir, tokenizer) -> str:
@@ -162,18 +174,23 @@ def setup(config, workdir: str) -> Run:
       minibatch_size=rl.minibatch_size, clip_eps=rl.clip_eps, kl_beta=rl.kl_beta,
       old_logprobs=rl.old_logprobs, donate=not keep_previous)
 
-  sampler = Sampler(model.config, mesh, dtype=dtype)
+  if rc.train.sampling == "host_local" and sp.num_docs % jax.process_count():
+    raise ConfigError(f"config.spice.num_docs: {sp.num_docs} documents do not split evenly "
+                      f"over {jax.process_count()} processes (train.sampling='host_local')")
+  sample_mesh = hosts.local_mesh() if rc.train.sampling == "host_local" else mesh
+  sampler = Sampler(model.config, sample_mesh, dtype=dtype)
   policy = selfplay_lib.Actor(sampler, model.tokenizer, sp.chat_layout, model.stop_ids)
   if sp.challenger == "policy":
     challenger = policy
   elif sp.challenger == "initial":
-    frozen = jax.tree.map(lambda x: x.copy(), model.params)
+    frozen = (hosts.to_local(model.params, sample_mesh) if sample_mesh is not mesh
+              else jax.tree.map(lambda x: x.copy(), model.params))
     challenger = dataclasses.replace(policy, params=frozen)
   else:
-    strong = models.load(sp.challenger, mesh=mesh, dtype=dtype)
+    strong = models.load(sp.challenger, mesh=sample_mesh, dtype=dtype)
     if strong.tokenizer is None:
       raise ConfigError(f"config.spice.challenger: {sp.challenger!r} has no tokenizer")
-    challenger = selfplay_lib.Actor(Sampler(strong.config, mesh, dtype=dtype),
+    challenger = selfplay_lib.Actor(Sampler(strong.config, sample_mesh, dtype=dtype),
                                     strong.tokenizer, sp.chat_layout, strong.stop_ids,
                                     params=strong.params)
   pool = verify_lib.VerifierPool(sp.verify_workers, timeout=sp.verify_timeout)
@@ -199,7 +216,7 @@ def setup(config, workdir: str) -> Run:
                                       limit=tr.eval_max_items or None)
   run = Run(config, rc, workdir, model, state, update_fn, selfplay, stream, pool, ckpt,
             writer, audit, 0, measure_matmul_peak(dtype), guard, data_dir, keep_previous,
-            eval_items)
+            eval_items, sample_mesh)
   restored = ckpt.restore_latest(state.params, _opt_tree(state))
   if restored is not None:
     step = _apply_checkpoint(run, restored)
@@ -266,25 +283,55 @@ def _meta(run: Run, iteration: int) -> dict:
           "config": json.loads(run.config.to_json_best_effort())}
 
 
+def _host_batch(run: Run, trajectories, seed: int) -> tuple[dict, Any] | None:
+  """This iteration's batch as global arrays, or None when nobody has anything to train.
+
+  Host-local runs: every process pads its own rows to the row count and length all agree
+  on, and contributes them as its block of the global batch.
+  """
+  sp, rl = run.rc.spice, run.rc.rl
+  multiple = math.lcm(rl.minibatch_size, math.prod(run.model.mesh.shape[a]
+                                                   for a in ("data", "fsdp")))
+  kw = dict(pad_id=run.model.tokenizer.pad_id or 0, shuffle_seed=seed,
+            role_norms={"challenger": float(sp.challenger_max_tokens),
+                        "reasoner": float(sp.reasoner_max_tokens)})
+  if not run.gathered:
+    if not trajectories:
+      return None
+    batch = batch_lib.make_batch(trajectories, batch_multiple=multiple, **kw)
+    return batch, parallel.put(batch, run.update_fn.batch_sharding)
+  longest = max((len(t.prompt_tokens) + len(t.completion_tokens) for t in trajectories),
+                default=1)
+  sizes = hosts.allgather_ints([len(trajectories), batch_lib.bucket_length(longest)])
+  if not sizes[:, 0].sum():
+    return None
+  per = multiple // math.gcd(multiple, jax.process_count())   # rows so that N * R % m == 0
+  rows = max(-(-int(sizes[:, 0].max()) // per) * per, per)
+  # A process without trajectories contributes zero-weight rows only.
+  mine = trajectories or [batch_lib.Trajectory([kw["pad_id"]], [kw["pad_id"]], "reasoner",
+                                               group_id=-1, advantage=0.0, weight=0.0)]
+  batch = batch_lib.make_batch(mine, batch_multiple=rows,
+                               length_buckets=[int(sizes[:, 1].max())], **kw)
+  return batch, hosts.from_process_rows(batch, run.update_fn.batch_sharding)
+
+
 def _update(run: Run, trajectories, seed: int):
   """The update on this iteration's trajectories -> (new state, metrics).
 
   With no trainable trajectory (e.g. a frozen Challenger and no valid task) the update is
   skipped: the state stays, `update/skipped` is 1 and an audit event says why.
   """
-  sp, rl = run.rc.spice, run.rc.rl
-  if not trajectories:
+  built = _host_batch(run, trajectories, seed)
+  if built is None:
     logging.warning("no trainable trajectory this iteration: update skipped")
     return run.state, {"update/skipped": 1.0, "time/update": 0.0}
-  dp = math.prod(run.model.mesh.shape[a] for a in ("data", "fsdp"))
-  batch = batch_lib.make_batch(
-      trajectories, pad_id=run.model.tokenizer.pad_id or 0,
-      role_norms={"challenger": float(sp.challenger_max_tokens),
-                  "reasoner": float(sp.reasoner_max_tokens)},
-      batch_multiple=math.lcm(rl.minibatch_size, dp), shuffle_seed=seed)
+  batch, global_batch = built
   summary = batch_lib.batch_summary(batch)
+  if run.gathered:   # every process's rows count
+    summary = {k: float(v) for k, v in zip(
+        summary, hosts.allgather_ints([int(v) for v in summary.values()]).sum(0))}
   t1 = time.perf_counter()
-  new_state, um = run.update_fn(run.state, parallel.put(batch, run.update_fn.batch_sharding))
+  new_state, um = run.update_fn(run.state, global_batch)
   um = jax.device_get(um)
   t_update = time.perf_counter() - t1
   m = {k: float(np.asarray(v)) for k, v in um.items()}
@@ -295,6 +342,32 @@ def _update(run: Run, trajectories, seed: int):
             "batch/rows": summary["rows"], "batch/real_rows": summary["real_rows"],
             "batch/length": float(batch["tokens"].shape[1])})
   return new_state, m
+
+
+def _play(run: Run, it: int, seed: int):
+  """Self-play for iteration `it`: this process's documents (all of them unless
+  host-local); records gathered from every process so process 0 reports them all."""
+  rc = run.rc
+  B = rc.spice.num_docs
+  docs = run.stream.take(B) if run.stream is not None else [None] * B
+  part = hosts.process_slice(B) if run.host_local else slice(0, B)
+  params = (hosts.to_local(run.state.params, run.sample_mesh) if run.host_local
+            else run.state.params)
+  res = run.selfplay.iteration(params, docs[part], seed=seed, step=it + 1,
+                               doc_offset=part.start, report_results=not run.gathered)
+  if run.gathered:
+    every = hosts.allgather_objects((res.plays, dict(res.counters)))
+    plays = [p for ps, _ in every for p in ps]
+    counters = collections.Counter()
+    for i, (_, c) in enumerate(every):
+      counters.update({k: v for k, v in c.items() if not k.startswith("time/")})
+      for k, v in c.items():   # wall time: the slowest process
+        if k.startswith("time/"):
+          counters[k] = max(counters[k], v)
+      counters[f"host/answers_verified_p{i}"] = c.get("host/answers_verified", 0)
+      counters[f"host/outputs_parsed_p{i}"] = c.get("host/outputs_parsed", 0)
+    res.metrics, res.audit = run.selfplay.report(plays, counters, it + 1)
+  return res
 
 
 def _throughput(m: dict) -> None:
@@ -313,9 +386,8 @@ def train_iteration(run: Run, it: int) -> dict:
   """Runs iteration `it` (0-based) and returns its metrics (also written to disk)."""
   rc, sp = run.rc, run.rc.spice
   t0 = time.perf_counter()
-  docs = run.stream.take(sp.num_docs) if run.stream is not None else [None] * sp.num_docs
   seed = iteration_seed(_data_seed(rc, run.guard.rollbacks), it)
-  res = run.selfplay.iteration(run.state.params, docs, seed=seed, step=it + 1)
+  res = _play(run, it, seed)
   t_selfplay = time.perf_counter() - t0
   previous = run.state if run.keep_previous else None
   new_state, um = _update(run, res.trajectories, seed)

@@ -209,13 +209,11 @@ def selfplay_generate_tasks(selfplay, *, seed: int = 0) -> GenerateTasks:
   invalid placeholder when a document got none). The same seed for every step, so
   Challengers of different steps see the same documents and random choices."""
   import collections
-  import numpy as np
 
   def generate_tasks(params, documents):
-    rng = np.random.default_rng(seed)
     counters = collections.Counter()
     out = []
-    for play in selfplay.challenge(params, documents, rng, counters):
+    for play in selfplay.challenge(params, documents, seed=seed, counters=counters):
       valid = [a.task for a in play.attempts if a.task.valid]
       out.append(valid[0] if valid else play.attempts[0].task if play.attempts else _NoTask())
     return out

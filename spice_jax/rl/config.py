@@ -13,13 +13,13 @@ OLD_LOGPROBS = ("recompute", "sampler")   # learner forward before any step | sa
 
 @dataclasses.dataclass(frozen=True)
 class RLConfig:
-  lr: float = 1e-6
-  b1: float = 0.9
-  b2: float = 0.95
-  weight_decay: float = 0.0
-  clip_norm: float = 1.0
-  warmup_steps: int = 0
-  clip_eps: float = 0.2
+  lr: float = 1e-6                        # peak learning rate (constant after warmup)
+  b1: float = 0.9                         # Adam first moment
+  b2: float = 0.95                        # Adam second moment
+  weight_decay: float = 0.0               # decoupled (AdamW)
+  clip_norm: float = 1.0                  # global gradient-norm clip (<= 0: off)
+  warmup_steps: int = 0                   # linear warmup over this many optimizer steps
+  clip_eps: float = 0.2                   # PPO ratio clip
   kl_beta: float = 0.0                    # > 0: k3 KL to the frozen initial model
   advantage: str = "dr_grpo"              # a name in spice.advantages' registry
   minibatch_size: int = 128

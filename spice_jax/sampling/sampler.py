@@ -400,7 +400,8 @@ class Sampler:
 
   def __call__(self, params, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
                temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-               seed: int | jax.Array = 0, stop_ids: Sequence[int] = ()) -> SampleOutput:
+               seed: int | jax.Array = 0, stop_ids: Sequence[int] = (),
+               row_seeds: Sequence[int] | None = None) -> SampleOutput:
     """Samples continuations of `prompts` (token-id lists of any lengths).
 
     Args:
@@ -412,6 +413,9 @@ class Sampler:
       top_p: nucleus mass in (0, 1] (1 = off).
       seed: int seed or a jax PRNG key.
       stop_ids: token ids that end a row (the stop token is kept in the output).
+      row_seeds: optional [N] int seeds, one per row (then `seed` is unused): row r draws
+        from key(row_seeds[r]) alone, so its sample does not depend on which call, batch
+        position or host it lands in.
 
     Returns:
       SampleOutput with N rows in input order.
@@ -440,7 +444,14 @@ class Sampler:
     key = seed if isinstance(seed, jax.Array) else jax.random.key(int(seed))
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
       key = jax.random.wrap_key_data(key)
-    row_keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(B))
+    if row_seeds is not None:
+      if len(row_seeds) != len(prompts):
+        raise ValueError(f"row_seeds has {len(row_seeds)} entries for {len(prompts)} prompts")
+      seeds = np.zeros((B,), np.uint32)
+      seeds[:len(prompts)] = np.asarray(row_seeds, np.uint64) % (1 << 32)
+      row_keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
+    else:
+      row_keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(B))
     stop_arr = np.full((shapes.n_stop,), -1, np.int32)
     stop_arr[:len(stop)] = stop
 

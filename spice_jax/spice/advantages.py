@@ -21,33 +21,17 @@ import jax
 import jax.numpy as jnp
 
 from spice_jax.errors import SpiceError
+from spice_jax.utils.registry import Registry
 
 Estimator = Callable[..., jax.Array]
-_REGISTRY: dict[str, Estimator] = {}
 
 
 class AdvantageError(SpiceError, ValueError):
   pass
 
 
-def register(name: str):
-  """Decorator adding an estimator to the registry under `name`."""
-  def deco(fn: Estimator) -> Estimator:
-    if name in _REGISTRY and _REGISTRY[name] is not fn:
-      raise AdvantageError(f"advantage estimator {name!r} registered twice")
-    _REGISTRY[name] = fn
-    return fn
-  return deco
-
-
-def get(name: str) -> Estimator:
-  if name not in _REGISTRY:
-    raise AdvantageError(f"advantage estimator {name!r} unknown; known: {sorted(_REGISTRY)}")
-  return _REGISTRY[name]
-
-
-def names() -> list[str]:
-  return sorted(_REGISTRY)
+_REGISTRY: Registry[Estimator] = Registry("advantage estimator", AdvantageError)
+register, get, names = _REGISTRY.register, _REGISTRY.get, _REGISTRY.names
 
 
 def group_stats(rewards: jax.Array, group_ids: jax.Array, num_groups: int, ddof: int = 0):

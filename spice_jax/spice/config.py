@@ -48,10 +48,10 @@ class SpiceConfig:
   chat_layout: str = "qwen3"             # how both roles' messages become tokens
   round_size: int = 8                    # Challenger samples per document per round
   max_challenger_attempts: int = 1024
-  challenger_temperature: float = 1.0
+  challenger_temperature: float = 1.0    # sampling temperature of each role
   reasoner_temperature: float = 1.0
-  top_p: float = 1.0
-  challenger_max_tokens: int = 4096
+  top_p: float = 1.0                     # nucleus mass for both roles (1 = off)
+  challenger_max_tokens: int = 4096      # generation caps (also the Dr. GRPO divisors)
   reasoner_max_tokens: int = 4096
   format_selection_max_tokens: int = 256
   challenger_reward: str = "variance"    # a name in spice.rewards' registry

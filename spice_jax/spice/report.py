@@ -79,6 +79,7 @@ def metrics(plays: Sequence[Any], counters: collections.Counter, cfg) -> dict[st
   for k in ("time/verify", "time/parse"):
     m[k] = float(counters[k])
   m["challenger/format_selection_failed"] = float(counters["format_selection_failed"])
+  m.update({k: float(v) for k, v in counters.items() if k.startswith("host/")})
   return m
 
 
@@ -97,7 +98,7 @@ def audit(plays: Sequence[Any], step: int, cfg, *, grounded: bool, versions: dic
     name = prompts_lib.challenger_template_name(p.fmt, cfg.challenger_style, grounded=grounded)
     by_attempt = {id(t.attempt): t for t in p.tasks}
     for a in p.kept:
-      rec = dict(step=step, doc_index=p.index, doc_id=doc.get("doc_id"),
+      rec = dict(step=step, doc_index=p.gid, doc_id=doc.get("doc_id"),
                  source=doc.get("source"), offset=doc.get("offset"), fmt=p.fmt,
                  answer_type_hint=p.answer_type, format_selection=_clip(p.selection),
                  attempts_used=len(p.attempts), template=name,

@@ -24,35 +24,19 @@ import jax
 import jax.numpy as jnp
 
 from spice_jax.errors import SpiceError
+from spice_jax.utils.registry import Registry
 
 INVALID_REWARD = -0.1
 
 Variant = Callable[..., jax.Array]
-_REGISTRY: dict[str, Variant] = {}
 
 
 class RewardError(SpiceError, ValueError):
   pass
 
 
-def register(name: str):
-  """Decorator adding a Challenger reward variant `fn(p, **params)` under `name`."""
-  def deco(fn: Variant) -> Variant:
-    if name in _REGISTRY and _REGISTRY[name] is not fn:
-      raise RewardError(f"challenger reward {name!r} registered twice")
-    _REGISTRY[name] = fn
-    return fn
-  return deco
-
-
-def get(name: str) -> Variant:
-  if name not in _REGISTRY:
-    raise RewardError(f"challenger reward {name!r} unknown; known: {names()}")
-  return _REGISTRY[name]
-
-
-def names() -> list[str]:
-  return sorted(_REGISTRY)
+_REGISTRY: Registry[Variant] = Registry("challenger reward", RewardError)
+register, get, names = _REGISTRY.register, _REGISTRY.get, _REGISTRY.names
 
 
 def check_params(name: str, params: Mapping[str, Any]) -> None:

@@ -80,10 +80,18 @@ class TaskPlay:
 
 @dataclasses.dataclass
 class DocPlay:
-  """Everything one document went through in an iteration."""
+  """Everything one document went through in an iteration.
+
+  `index` is the document's place in this process's batch (its groups are `index` and
+  B + `index`); `gid` its place in the global batch, which with the iteration seed fixes
+  every random choice made for it (`rng`) and every sampled row's seed (`row_seed`), so
+  nothing depends on how documents are spread over processes or sampler calls.
+  """
   index: int
   doc: dict | None
   fmt: str
+  gid: int = 0
+  seed: int = 0
   answer_type: str | None = None     # format selection's best_answer_type
   selection: str | None = None       # the format-selection output (None: not asked)
   attempts: list[Attempt] = dataclasses.field(default_factory=list)
@@ -94,6 +102,14 @@ class DocPlay:
   def has_valid(self) -> bool:
     return any(a.task.valid for a in self.attempts)
 
+  def __post_init__(self):
+    self.rng = np.random.default_rng([self.seed, self.gid])
+
+  def row_seed(self, role: str, n: int) -> int:
+    """The seed of this document's n-th sampled row of `role` (format/challenger/reasoner)."""
+    return int(np.random.SeedSequence([self.seed, ROLES[role], self.gid, n])
+               .generate_state(1)[0])
+
 
 @dataclasses.dataclass
 class IterationResult:
@@ -101,6 +117,10 @@ class IterationResult:
   metrics: dict[str, float]
   audit: list[dict]
   plays: list[DocPlay] = dataclasses.field(default_factory=list)
+  counters: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+
+ROLES = {"format": 0, "challenger": 1, "reasoner": 2}
 
 
 def keep_preserving_ratio(n_valid: int, n_invalid: int, G: int) -> tuple[int, int]:
@@ -142,8 +162,9 @@ class SelfPlay:
     return self.cfg.train_challenger
 
   # ------------------------------------------------------------------ sampling
-  def _sample(self, actor: Actor, params, prompts: Sequence[list[int]], *, max_new: int,
-              temperature: float, seed: int, counters: dict, role: str) -> list[Sample]:
+  def _sample(self, actor: Actor, params, prompts: Sequence[list[int]],
+              row_seeds: Sequence[int], *, max_new: int, temperature: float, counters: dict,
+              role: str) -> list[Sample]:
     """Runs the sampler in chunks of `sampler_batch`; one `Sample` per prompt."""
     params = actor.params if actor.params is not None else params
     out_rows: list[Sample] = []
@@ -151,8 +172,8 @@ class SelfPlay:
     for start in range(0, len(prompts), self.sampler_batch):
       chunk = prompts[start:start + self.sampler_batch]
       out = actor.sampler(params, chunk, max_new_tokens=max_new, temperature=temperature,
-                          top_p=float(self.cfg.top_p), seed=seed * 1_000_003 + start,
-                          stop_ids=actor.stop_ids)
+                          top_p=float(self.cfg.top_p), stop_ids=actor.stop_ids,
+                          row_seeds=row_seeds[start:start + self.sampler_batch])
       for i in range(len(chunk)):
         n = int(out.lengths[i])
         toks = [int(t) for t in out.tokens[i, :n]]
@@ -168,7 +189,7 @@ class SelfPlay:
                               template_dir=self.template_dir)
 
   # ------------------------------------------------------------------ formats
-  def select_formats(self, params, plays: list[DocPlay], rng, counters) -> None:
+  def select_formats(self, params, plays: list[DocPlay], counters) -> None:
     """Sets each play's format (and answer type) per `format_selection` (SPEC §2.2)."""
     mode, formats = self.cfg.format_selection, self.cfg.formats
     if mode == "fixed" or len(formats) == 1:
@@ -177,14 +198,15 @@ class SelfPlay:
       return
     if mode == "random" or not self.grounded:
       for p in plays:
-        p.fmt = str(rng.choice(formats))
+        p.fmt = str(p.rng.choice(formats))
       return
     actor = self.challenger
     prompts = [self._render(actor, prompts_lib.format_selection_messages(
         p.doc["text"], template_dir=self.template_dir)) for p in plays]
-    rows = self._sample(actor, params, prompts, max_new=self.cfg.format_selection_max_tokens,
-                        temperature=self.cfg.challenger_temperature,
-                        seed=int(rng.integers(2**31)), counters=counters, role="format")
+    rows = self._sample(actor, params, prompts, [p.row_seed("format", 0) for p in plays],
+                        max_new=self.cfg.format_selection_max_tokens,
+                        temperature=self.cfg.challenger_temperature, counters=counters,
+                        role="format")
     for p, row in zip(plays, rows):
       choice = tasks_lib.parse_format_selection(row.text)
       p.selection = row.text
@@ -192,7 +214,7 @@ class SelfPlay:
       p.answer_type = prompts_lib.answer_type_hint(fields.get("best_answer_type"))
       if choice not in formats:
         counters["format_selection_failed"] += 1
-        choice = str(rng.choice(formats))
+        choice = str(p.rng.choice(formats))
       p.fmt = choice
 
   # ------------------------------------------------------------------ challenger
@@ -209,7 +231,7 @@ class SelfPlay:
       return tasks_lib.parse_batch(texts, "compact", pool=self.pool, expect=fmts)
     return tasks_lib.parse_batch(texts, fmts, pool=self.pool)
 
-  def challenger_rounds(self, params, plays: list[DocPlay], rng, counters) -> None:
+  def challenger_rounds(self, params, plays: list[DocPlay], counters) -> None:
     """Samples per document in rounds until >= 1 valid task or the attempt cap (SPEC §2.5)."""
     cfg = self.cfg
     G = cfg.group_size
@@ -218,55 +240,61 @@ class SelfPlay:
     active = list(plays)
     first = True
     while active:
-      owners = []
+      owners, seeds = [], []
       for p in active:
-        n = max(G, cfg.round_size) if first else cfg.round_size
-        owners += [p] * min(n, cap - len(p.attempts))
-      rows = self._sample(self.challenger, params, [prompts[p.index] for p in owners],
+        n = min(max(G, cfg.round_size) if first else cfg.round_size, cap - len(p.attempts))
+        owners += [p] * n
+        seeds += [p.row_seed("challenger", len(p.attempts) + j) for j in range(n)]
+      rows = self._sample(self.challenger, params, [prompts[p.index] for p in owners], seeds,
                           max_new=cfg.challenger_max_tokens,
-                          temperature=cfg.challenger_temperature,
-                          seed=int(rng.integers(2**31)), counters=counters, role="challenger")
+                          temperature=cfg.challenger_temperature, counters=counters,
+                          role="challenger")
       t0 = time.perf_counter()
       parsed = self._parse([r.text for r in rows], [p.fmt for p in owners])
       counters["time/parse"] += time.perf_counter() - t0
+      counters["host/outputs_parsed"] += len(rows)
       for p, row, task in zip(owners, rows, parsed):
         p.attempts.append(Attempt(prompts[p.index], row, task))
       first = False
       active = [p for p in active if not p.has_valid and len(p.attempts) < cap]
 
-  def challenge(self, params, docs: Sequence[dict | None], rng, counters) -> list[DocPlay]:
-    """Format selection and Challenger rounds for `docs` (the Challenger half of SPEC §2)."""
-    plays = [DocPlay(i, d, self.cfg.formats[0]) for i, d in enumerate(docs)]
-    self.select_formats(params, plays, rng, counters)
-    self.challenger_rounds(params, plays, rng, counters)
+  def challenge(self, params, docs: Sequence[dict | None], *, seed: int, counters,
+                doc_offset: int = 0) -> list[DocPlay]:
+    """Format selection and Challenger rounds for `docs` (the Challenger half of SPEC §2).
+    `doc_offset`: the global index of docs[0] (host-local self-play)."""
+    plays = [DocPlay(i, d, self.cfg.formats[0], gid=doc_offset + i, seed=seed)
+             for i, d in enumerate(docs)]
+    self.select_formats(params, plays, counters)
+    self.challenger_rounds(params, plays, counters)
     return plays
 
-  def keep(self, plays: list[DocPlay], rng) -> None:
+  def keep(self, plays: list[DocPlay]) -> None:
     """Keeps G attempts per document, preserving the valid:invalid ratio (SPEC §2.5)."""
     for p in plays:
       v = [a for a in p.attempts if a.task.valid]
       iv = [a for a in p.attempts if not a.task.valid]
       kv, ki = keep_preserving_ratio(len(v), len(iv), self.cfg.group_size)
-      pick_v = [v[i] for i in sorted(rng.choice(len(v), kv, replace=False))] if kv else []
-      pick_i = [iv[i] for i in sorted(rng.choice(len(iv), ki, replace=False))] if ki else []
+      pick_v = [v[i] for i in sorted(p.rng.choice(len(v), kv, replace=False))] if kv else []
+      pick_i = [iv[i] for i in sorted(p.rng.choice(len(iv), ki, replace=False))] if ki else []
       p.kept = pick_v + pick_i
 
   # ------------------------------------------------------------------ reasoner
-  def answer(self, params, plays: list[DocPlay], rng, counters) -> None:
+  def answer(self, params, plays: list[DocPlay], counters) -> None:
     """K Reasoner answers to every kept valid task, in as few sampler calls as possible."""
     K = self.cfg.num_answers
-    tasks = []
+    tasks, seeds = [], []
     for p in plays:
       p.tasks = [TaskPlay(a, self._render(self.policy, prompts_lib.reasoner_messages(
           a.task.question, a.task.kind, template_dir=self.template_dir)))
           for a in p.kept if a.task.valid]
       tasks += p.tasks
+      seeds += [p.row_seed("reasoner", n) for n in range(len(p.tasks) * K)]
     if not tasks:
       return
     rows = self._sample(self.policy, params, [t.prompt for t in tasks for _ in range(K)],
-                        max_new=self.cfg.reasoner_max_tokens,
-                        temperature=self.cfg.reasoner_temperature,
-                        seed=int(rng.integers(2**31)), counters=counters, role="reasoner")
+                        seeds, max_new=self.cfg.reasoner_max_tokens,
+                        temperature=self.cfg.reasoner_temperature, counters=counters,
+                        role="reasoner")
     for i, t in enumerate(tasks):
       t.answers = [Answer(r) for r in rows[i * K:(i + 1) * K]]
 
@@ -291,9 +319,10 @@ class SelfPlay:
       for (_, a), v in zip(answers, verdicts):
         a.correct, a.reason = bool(v.correct), v.reason
     counters["time/verify"] += time.perf_counter() - t0
+    counters["host/answers_verified"] += sum(len(t.answers) for t in tasks)
 
   # ------------------------------------------------------------------ credit
-  def assign_credit(self, plays: list[DocPlay], rng) -> None:
+  def assign_credit(self, plays: list[DocPlay]) -> None:
     """Picks each document's Reasoner training group, then rewards and advantages for all
     kept Challenger trajectories and every training answer, in one jitted call."""
     B, K = len(plays), self.cfg.num_answers
@@ -302,7 +331,7 @@ class SelfPlay:
     chosen = []
     for p in plays:
       if p.tasks:
-        t = p.tasks[int(rng.integers(len(p.tasks)))]
+        t = p.tasks[int(p.rng.integers(len(p.tasks)))]
         t.trains = True
         chosen.append((p, t))
     kept = [(p, a) for p in plays for a in p.kept]
@@ -332,17 +361,26 @@ class SelfPlay:
     return out
 
   # ------------------------------------------------------------------ iteration
-  def iteration(self, params, docs: Sequence[dict | None], *, seed: int,
-                step: int = 0) -> IterationResult:
-    """One iteration on `docs` (B passages; entries are None for ungrounded runs)."""
-    rng = np.random.default_rng(seed)
+  def iteration(self, params, docs: Sequence[dict | None], *, seed: int, step: int = 0,
+                doc_offset: int = 0, report_results: bool = True) -> IterationResult:
+    """One iteration on `docs` (B passages; entries are None for ungrounded runs).
+
+    doc_offset: the global index of docs[0] when each process plays its own slice of the
+      global batch; results depend on (seed, global index), never on the slice.
+    report_results: build metrics and audit records here (host-local runs build them once,
+      on process 0, over every process's plays).
+    """
     counters: collections.Counter = collections.Counter()
-    plays = self.challenge(params, docs, rng, counters)
-    self.keep(plays, rng)
-    self.answer(params, plays, rng, counters)
+    plays = self.challenge(params, docs, seed=seed, counters=counters, doc_offset=doc_offset)
+    self.keep(plays)
+    self.answer(params, plays, counters)
     self.verify(plays, counters)
-    self.assign_credit(plays, rng)
-    metrics = report.metrics(plays, counters, self.cfg)
-    audit = report.audit(plays, step, self.cfg, grounded=self.grounded,
-                         versions=self.versions, train_challenger=self.train_challenger)
-    return IterationResult(self.trajectories(plays), metrics, audit, plays)
+    self.assign_credit(plays)
+    metrics, audit = self.report(plays, counters, step) if report_results else ({}, [])
+    return IterationResult(self.trajectories(plays), metrics, audit, plays, counters)
+
+  def report(self, plays: Sequence[DocPlay], counters, step: int):
+    """(metrics, audit records) of plays (this process's, or every process's gathered)."""
+    return (report.metrics(plays, counters, self.cfg),
+            report.audit(plays, step, self.cfg, grounded=self.grounded,
+                         versions=self.versions, train_challenger=self.train_challenger))

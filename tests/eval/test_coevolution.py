@@ -116,8 +116,8 @@ def test_selfplay_generate_tasks_picks_first_valid_per_document():
     def __init__(self):
       self.seeds = []
 
-    def challenge(self, params, docs, rng, counters):
-      self.seeds.append(int(rng.integers(1 << 30)))
+    def challenge(self, params, docs, *, seed, counters):
+      self.seeds.append(seed)
       bad = T(valid=False, question="", answer="", kind="")
       good = T(valid=True, question="Q", answer="A", kind="mcq")
       return [T(attempts=a) for a in ([T(task=bad), T(task=good)], [T(task=bad)], [])]

@@ -86,7 +86,7 @@ def test_registry_new_variant_is_one_function():
     with pytest.raises(rewards.RewardError, match="unknown parameter 'sigma2'"):
       rewards.challenger_reward(all_rows(), np.ones(9, bool), "test_linear", sigma2=0.1)
   finally:
-    rewards._REGISTRY.pop("test_linear")
+    rewards._REGISTRY.remove("test_linear")
 
 
 def test_sample_mask_ragged_k():

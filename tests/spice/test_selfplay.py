@@ -27,9 +27,12 @@ class ScriptedSampler:
   """Stands in for `sampling.Sampler`: answers each prompt with a scripted text."""
 
   def __init__(self, tok, script):
-    self.tok, self.script, self.calls = tok, script, []
+    self.tok, self.script, self.calls, self.row_seeds = tok, script, [], []
 
-  def __call__(self, params, prompts_, *, max_new_tokens, temperature, top_p, seed, stop_ids):
+  def __call__(self, params, prompts_, *, max_new_tokens, temperature, top_p, stop_ids,
+               row_seeds):
+    assert len(row_seeds) == len(prompts_)
+    self.row_seeds += list(row_seeds)
     texts = [self.script(self.tok.decode(p, skip_special=False), params) for p in prompts_]
     self.calls.append((params, [self.tok.decode(p, skip_special=False) for p in prompts_]))
     N = len(prompts_)
@@ -221,3 +224,46 @@ def test_format_selection_answer_type_reaches_the_free_form_prompt(tok, pool, tm
   assert all(a["answer_type_hint"] == "Integer" for a in res.audit)
   assert all(a["format_selection"] == selection for a in res.audit)
   assert all(a["fmt"] == "free_form" for a in res.audit)
+
+
+def test_results_do_not_depend_on_how_documents_are_split(tok, pool):
+  """Host-local self-play: two 'processes' each playing half of the batch (doc_offset) draw
+  the same row seeds and make the same choices, rewards and advantages as one process."""
+  docs = [DOCS[0], DOCS[1], DOCS[0], DOCS[1]]
+  cfg = _cfg(num_docs=4, group_size=2, round_size=3, max_challenger_attempts=6)
+
+  def play(part, offset):
+    sam = ScriptedSampler(tok, make_script(n_correct=2))
+    actor = selfplay.Actor(sam, tok, "chat", (2,))
+    sp = selfplay.SelfPlay(cfg, policy=actor, challenger=actor, pool=pool, sampler_batch=64)
+    return sp.iteration("P", part, seed=7, step=1, doc_offset=offset), sam
+
+  whole, sam_w = play(docs, 0)
+  halves = [play(docs[:2], 0), play(docs[2:], 2)]
+  assert sorted(sam_w.row_seeds) == sorted(s for _, sam in halves for s in sam.row_seeds)
+  assert len(set(sam_w.row_seeds)) == len(sam_w.row_seeds)        # no two rows share a seed
+  def key(r):
+    return r["doc_index"], r["challenger_output"], r["challenger_reward"]
+  split_audit = [r for res, _ in halves for r in res.audit]
+  assert [key(r) for r in whole.audit] == [key(r) for r in split_audit]
+  for a, b in zip(whole.audit, split_audit):
+    assert a["challenger_advantage"] == pytest.approx(b["challenger_advantage"], abs=1e-7)
+
+
+def test_each_half_verifies_half_of_the_answers(tok, pool):
+  """Host work splits with the documents: each half of the batch parses and verifies only
+  its own documents' outputs and answers."""
+  docs = [DOCS[0]] * 4
+  cfg = _cfg(num_docs=4, group_size=2, round_size=2, max_challenger_attempts=2)
+
+  def play(part, offset):
+    sam = ScriptedSampler(tok, make_script(n_correct=2))
+    actor = selfplay.Actor(sam, tok, "chat", (2,))
+    sp = selfplay.SelfPlay(cfg, policy=actor, challenger=actor, pool=pool, sampler_batch=64)
+    return sp.iteration("P", part, seed=3, step=1, doc_offset=offset).metrics
+
+  whole = play(docs, 0)
+  halves = [play(docs[:2], 0), play(docs[2:], 2)]
+  assert whole["host/answers_verified"] > 0
+  for key in ("host/answers_verified", "host/outputs_parsed"):
+    assert [h[key] for h in halves] == [whole[key] / 2] * 2

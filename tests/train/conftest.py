@@ -31,7 +31,7 @@ def subprocess_env():
   return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def trainer_cmd():
   """(cmd(workdir, *overrides), env, cwd) for launching the trainer by hand (Popen)."""
   return train_cmd, subprocess_env(), ROOT

@@ -1,0 +1,82 @@
+"""Host-local work on a multi-host run: per-process slices, local copies, gathers.
+
+SPICE's groups never cross documents, so each process plays its own slice of the global
+batch on its own devices; only the update is global. These helpers move data across that
+boundary: a process's slice of the batch, a local copy of global parameters for its
+sampler, Python records gathered from every process, and per-process rows assembled into
+one global array.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from spice_jax.parallel.mesh import make_mesh
+
+
+def process_slice(n: int, process_index: int | None = None,
+                  process_count: int | None = None) -> slice:
+  """This process's contiguous share of n items (n must divide evenly)."""
+  i = jax.process_index() if process_index is None else process_index
+  c = jax.process_count() if process_count is None else process_count
+  if n % c:
+    raise ValueError(f"{n} items do not split evenly over {c} processes")
+  per = n // c
+  return slice(i * per, (i + 1) * per)
+
+
+def local_mesh() -> Mesh:
+  """A data-parallel mesh over this process's devices only (the host-local sampler's)."""
+  return make_mesh((-1, 1, 1), devices=jax.local_devices())
+
+
+def to_local(tree, mesh: Mesh):
+  """Global arrays -> full copies replicated over `mesh` (this process's devices).
+
+  On one process this is a reshard on device; across processes every leaf is all-gathered
+  first, so each host holds the whole parameter tree once per local device.
+  """
+  rep = NamedSharding(mesh, P())
+
+  def one(x):
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+      return jax.device_put(x, rep)
+    return jax.device_put(multihost_utils.process_allgather(x, tiled=True), rep)
+  return jax.tree.map(one, tree)
+
+
+def allgather_objects(obj: Any) -> list[Any]:
+  """Every process's `obj` (picklable records we built ourselves), in process order."""
+  if jax.process_count() == 1:
+    return [obj]
+  data = np.frombuffer(pickle.dumps(obj), np.uint8)
+  sizes = np.asarray(multihost_utils.process_allgather(np.array([data.size], np.int64)))
+  buf = np.zeros((int(sizes.max()),), np.uint8)
+  buf[:data.size] = data
+  every = np.asarray(multihost_utils.process_allgather(buf))
+  return [pickle.loads(every[i, :int(sizes[i, 0])].tobytes())
+          for i in range(jax.process_count())]
+
+
+def allgather_ints(values: Sequence[int]) -> np.ndarray:
+  """[num_processes, len(values)] int64: every process's values."""
+  arr = np.asarray(values, np.int64)
+  if jax.process_count() == 1:
+    return arr[None]
+  return np.asarray(multihost_utils.process_allgather(arr)).reshape(jax.process_count(), -1)
+
+
+def from_process_rows(tree, sharding: NamedSharding):
+  """Each process's rows (leading dim R, the same on every process) -> global arrays of
+  N x R rows, process p's rows at [p R, (p + 1) R)."""
+  def one(x):
+    x = np.asarray(x)
+    shape = (x.shape[0] * jax.process_count(),) + x.shape[1:]
+    return jax.make_array_from_process_local_data(sharding, x, shape)
+  return jax.tree.map(one, tree)
