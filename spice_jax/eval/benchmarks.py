@@ -118,7 +118,7 @@ def _row_id(row: dict, keys: Sequence[str], index: int) -> str:
 
 
 def _last_boxed(text: str) -> str | None:
-  from spice_jax.spice.verify import extract_boxed
+  from spice_jax.spice.answers import extract_boxed
   return extract_boxed(text)
 
 

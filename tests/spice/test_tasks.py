@@ -159,6 +159,8 @@ def _ff(question, answer, answer_type, **extra):
     ("$12$", "Integer", True, "ok", "12", "integer"),
     ("12.5", "Integer", False, "answer_type_mismatch", "12.5", "integer"),
     ("42 km", "Integer", False, "answer_type_mismatch", "42 km", "integer"),
+    ("2 3", "Integer", False, "answer_type_mismatch", "2 3", "integer"),   # not 23
+    ("1 024", "Integer", True, "ok", "1024", "integer"),                  # thousands groups
     ("\\frac{9}{2}", "Expression", True, "ok", "\\frac{9}{2}", "expression"),
     ("$x^2+1$", "Expression", True, "ok", "x^2+1", "expression"),
     ("2\\sqrt{2}", "expression", True, "ok", "2\\sqrt{2}", "expression"),
@@ -367,15 +369,3 @@ def test_task_is_frozen_and_fmt_is_checked():
   with pytest.raises(ValueError, match="fmt"):
     T.parse(MCQ_FULL, "essay")
   assert T.parse(None, "mcq").reason == "no_json"
-
-
-def test_integer_answer_and_looks_like_expression():
-  assert T.integer_answer("−12") == "-12"
-  assert T.integer_answer("-0") == "0"
-  assert T.integer_answer("1{,}000") == "1000"
-  assert T.integer_answer("\\boxed{64}") == "64"
-  assert T.integer_answer(2.5) is None and T.integer_answer(False) is None
-  assert T.looks_like_expression("x^2 + \\frac{1}{x}")
-  assert T.looks_like_expression("\\pi")
-  assert not T.looks_like_expression("x)(")
-  assert not T.looks_like_expression("Paris")

@@ -134,6 +134,15 @@ _INTEGER = [
     ("\\boxed{2^{100}}", "1267650600228229401496703205376", True),
     ("\\boxed{\\text{twelve}}", "12", False),
     ("\\boxed{45^\\circ}", "45", True),
+    # whitespace between digits is not a separator unless it groups thousands (defect 4)
+    ("\\boxed{2 3}", "23", False),
+    ("\\boxed{2\\,3}", "23", False),
+    ("\\boxed{12 3}", "123", False),
+    ("\\boxed{ 23 }", "23", True),
+    ("\\boxed{1,000}", "1000", True),
+    ("\\boxed{1\\,000}", "1000", True),
+    ("\\boxed{1 000}", "1000", True),
+    ("\\boxed{1{,}000}", "1000", True),
 ]
 
 _EXPRESSION = [
@@ -159,6 +168,8 @@ _EXPRESSION = [
     ("\\boxed{\\{2, 1\\}}", "\\{1,2\\}", True),
     ("\\boxed{x^3}", "x^2", False),
     ("\\boxed{\\frac{1}{0}}", "1", False),
+    ("\\boxed{2 3}", "23", False),
+    ("\\boxed{x + 1}", "x+1", True),
 ]
 
 _STRING = [
