@@ -12,7 +12,6 @@ Errors (`BenchmarkError`) name the file, the row and the fields that were expect
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import glob
 import hashlib
@@ -20,7 +19,9 @@ import json
 import os
 import random
 import re
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
+
+from spice_jax.data import readers
 
 MATH = "math"
 GENERAL = "general"
@@ -384,82 +385,45 @@ def get(name: str) -> Benchmark:
 
 # ------------------------------------------------------------------------- file reading
 
-def _read_jsonl(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        row = json.loads(line)
-      except ValueError as e:
-        raise BenchmarkError(f"{path} line {n}: not valid JSON ({e})") from e
-      if not isinstance(row, dict):
-        raise BenchmarkError(f"{path} line {n}: expected a JSON object, got "
-                             f"{type(row).__name__}")
-      yield row
+_RECORD_ERRORS = {"malformed_json": "not valid JSON", "not_an_object": "expected a JSON object, got",
+                  "invalid_utf8": "not valid UTF-8", "too_long": "line too long"}
 
 
-def _read_json(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8") as f:
-    try:
-      data = json.load(f)
-    except ValueError as e:
-      raise BenchmarkError(f"{path}: not valid JSON ({e})") from e
-  task = ""
-  if isinstance(data, dict):
-    for key in ("examples", "data", "rows", "test"):
-      if isinstance(data.get(key), list):
-        # BBEH task.json: the task name is the directory name (bbeh_<task>).
-        task = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        task = task[5:] if task.startswith("bbeh_") else task
-        data = data[key]
-        break
-    else:
-      if data and all(isinstance(v, list) for v in data.values()):  # columnar dict
-        n = {len(v) for v in data.values()}
-        if len(n) != 1:
-          raise BenchmarkError(f"{path}: columns of different lengths {sorted(n)}")
-        cols = list(data)
-        data = [dict(zip(cols, vals)) for vals in zip(*data.values())]
-  if not isinstance(data, list):
-    raise BenchmarkError(f"{path}: expected a list of objects, an object with an 'examples' "
-                         "(or 'data') list, or a dict of columns")
-  for i, row in enumerate(data):
-    if not isinstance(row, dict):
-      raise BenchmarkError(f"{path} element {i}: expected an object, got {type(row).__name__}")
-    if task and "task" not in row:
-      row = dict(row, _task=task, _index=i)
-    yield row
-
-
-def _read_parquet(path: str) -> Iterator[dict]:
-  import pyarrow.parquet as pq
-  try:
-    table = pq.read_table(path)
-  except Exception as e:  # pylint: disable=broad-except
-    raise BenchmarkError(f"{path}: not a readable Parquet file ({e})") from e
-  yield from table.to_pylist()
-
-
-def _read_csv(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8", newline="") as f:
-    reader = csv.DictReader(f)
-    if not reader.fieldnames:
-      raise BenchmarkError(f"{path}: empty CSV (no header row)")
-    yield from reader
-
-
-_READERS = {".jsonl": _read_jsonl, ".json": _read_json, ".parquet": _read_parquet,
-            ".csv": _read_csv}
+def _bbeh_task(path: str) -> str:
+  """BBEH task.json: the task name is the directory name (bbeh_<task>)."""
+  task = os.path.basename(os.path.dirname(os.path.abspath(path)))
+  return task[5:] if task.startswith("bbeh_") else task
 
 
 def read_rows(path: str) -> list[dict]:
-  """All rows of one file as dicts (format by extension)."""
+  """All rows of one file as dicts (format by extension, read by `data.readers`)."""
   ext = os.path.splitext(path)[1].lower()
-  if ext not in _READERS:
+  if ext not in EXTENSIONS:
     raise BenchmarkError(f"{path}: unsupported extension {ext!r}; expected one of "
                          f"{list(EXTENSIONS)}")
-  return list(_READERS[ext](path))
+  rows = []
+  try:
+    if ext == ".json":  # rows wrapped in {"examples": [...]} also get BBEH's task name
+      data = readers.json_rows(path)
+      task = _bbeh_task(path) if data.key else ""
+      for i, row in enumerate(data.rows):
+        if not isinstance(row, dict):
+          raise BenchmarkError(f"{path} element {i}: expected an object, got "
+                               f"{type(row).__name__}")
+        rows.append(dict(row, _task=task, _index=i) if task and "task" not in row else row)
+      return rows
+    for rec in readers.records(path):
+      if rec.reason == "blank_line":
+        continue
+      if rec.reason is not None:
+        raise BenchmarkError(f"{path} line {rec.number}: {_RECORD_ERRORS[rec.reason]} "
+                             f"({rec.detail})")
+      rows.append(rec.value)
+  except readers.FileError as e:
+    if e.reason == "empty_file":
+      return []
+    raise BenchmarkError(str(e)) from e
+  return rows
 
 
 def _files_in(directory: str, prefer: Sequence[str]) -> list[str]:
