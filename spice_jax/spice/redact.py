@@ -75,9 +75,11 @@ def strip_answer_lines(text: str) -> str:
 def strip_answer_suffix(line: str) -> str:
   """`line` cut before an answer label that starts a suffix (rule 3)."""
   for m in _SUFFIX_RE.finditer(line):
-    before = line[:m.start()].rstrip()
-    if not before or before[-1] in _SUFFIX_AFTER:
-      return before.rstrip(" \t([{|*_-\u2013\u2014")
+    j = m.start()
+    while j > 0 and line[j - 1] in " \t":  # no slicing per match: linear in the line
+      j -= 1
+    if j == 0 or line[j - 1] in _SUFFIX_AFTER:
+      return line[:j].rstrip(" \t([{|*_-\u2013\u2014")
   return line
 
 
@@ -99,11 +101,14 @@ def redact(text: str) -> str:
   return "\n".join(strip_answer_suffix(line) for line in text.split("\n")).strip()
 
 
+_DROP = str.maketrans("", "", "$*_{}`")
+
+
 def _flat(text: str) -> str:
   """Whitespace-collapsed text without `$`, markup and \\boxed / \\text wrappers."""
   t = unicodedata.normalize("NFKC", text)
   t = re.sub(r"\\(?:boxed|text|textbf|mathrm)\s*\{", "", t)
-  t = t.translate(str.maketrans("", "", "$*_{}`"))
+  t = t.translate(_DROP)
   return " ".join(t.split())
 
 

@@ -115,8 +115,8 @@ def split_options(text: str) -> tuple[str, dict[str, str]]:
   options are written inline (`... A) x B) y C) z D) w`), by `A)` / `(A)` markers. The
   markers must appear in alphabetical order starting at A; the stem is the text before A.
   An option ends at the next marker or at the end of its line, whichever comes first: text
-  on later lines (e.g. after option D) belongs to no option. Correctness marks and answer
-  statements at an option's end are cut (`redact.strip_option_marks`).
+  on later lines (e.g. after option D) belongs to no option. (Correctness marks at an
+  option's end are cut later, by `redact.strip_option_marks`.)
   """
   for pattern in (_OPT_LINE_RE, _OPT_INLINE_RE):
     marks = [(m.group(1), m.start(), m.end()) for m in pattern.finditer(text)]
@@ -144,7 +144,7 @@ def split_options(text: str) -> tuple[str, dict[str, str]]:
         eol = text.find("\n", end)
         stop = min(best[j + 1][1] if j + 1 < len(best) else len(text),
                    len(text) if eol < 0 else eol)
-        opts[letter] = redact.strip_option_marks(" ".join(text[end:stop].split()))
+        opts[letter] = " ".join(text[end:stop].split())
       return stem.strip(), opts
   return text.strip(), {}
 

@@ -50,6 +50,8 @@ FRAGMENTS = [
     '{"suitable_for_mcq": ', ', "suitable_for_free_form": ', "1,024", "-0", "12.0", "1e999",
     "\ud800", "\udfff", "the document", "**", "#", ">", "_", "é", "∑", "\u2028", "\ufeff",
     "{}", "[]", '{"a":', "\\u00", "\\ud800", "Both", "A and C", "x", "7",
+    "answer: ", " answer", "Key - ", "(correct)", "\u2713", " is correct", "The answer is ",
+    "? Answer: 6", "Solution:", "(Correct: B)", "<- correct", "**correct**", "\u2717",
 ]
 # A fragment repeated 1..3000 times (long runs are what makes regexes backtrack).
 run = st.builds(lambda f, n: f * n, st.sampled_from(FRAGMENTS),
@@ -308,6 +310,18 @@ def _huge_inputs(n):
       "smart_quotes": '{\u201cquestion\u201d: \u201c' * (n // 15),
       "trailing_commas": '{"a": [1' + "," * n + "]}",
       "answer_lines": "Correct" + " " * n + "x\n" + "Correct answer: B\n" * 1000,
+      # the answer-key rule (spice.redact): labels, statements and marks by the thousand
+      "label_line": json.dumps({"question": "x answer: " * (n // 10) + "?", "answer": 6,
+                                "answer_type": "Integer"}),
+      "label_spaces": json.dumps({"question": "Q? answer" + " " * n + ": 6", "answer": 6,
+                                  "answer_type": "Integer"}),
+      "statements": json.dumps({"question": "the answer is 7 " * (n // 16), "answer": 7,
+                                "answer_type": "Integer"}),
+      "option_labels": json.dumps({"multiple_choice_question": "Q?\nA) " + "x answer " * (n // 9)
+                                   + "\nB) y\nC) z\nD) w", "multiple_choice_correct": "A"}),
+      "option_marks": json.dumps({"multiple_choice_question": "Q?\nA) a\nB) b\nC) c\nD) "
+                                  + "(correct) \u2713 " * (n // 12), "multiple_choice_correct": "A"}),
+      "mark_spaces": "Question: Q?\nA) a" + " " * n + "(correct)\nB) b\nC) c\nD) d\nAnswer: A",
   }
 
 
@@ -411,3 +425,26 @@ def test_key_leaks_never_reach_the_reasoner(timed, stem, opts, key, label, sep, 
     assert t.reason == "answer_in_question", (body, t)
   # (compact: an "Answer:" leak line is the format's own answer field, so the task may also
   # come out malformed, e.g. missing_options; it never reaches the Reasoner either way)
+
+
+REDACT_HUGE = {
+    "label_line": "x answer: " * (MB // 10) + "?",
+    "label_spaces": "Q? answer" + " " * MB + ": 6",
+    "statements": "the answer is 7 " * (MB // 16),
+    "lines": "Correct answer: B\nx\n" * (MB // 20),
+    "marks": "(correct) \u2713 " * (MB // 12),
+    "mark_spaces": "a" + " " * MB + "(correct)",
+    "stars": "*" * MB + "correct",
+    "dashes": "- " * (MB // 2) + "correct",
+    "brackets": "(" * MB,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDACT_HUGE))
+def test_redact_bounded_time(timed, name):
+  """The answer-key rule is linear on ~1 MB inputs (the parsers only pass 64k chars)."""
+  timed.case("tasks/redact_huge")
+  text = REDACT_HUGE[name]
+  timed("redact.redact", R.redact, text)
+  timed("redact.strip_option_marks", R.strip_option_marks, text)
+  timed("redact.states_answer", R.states_answer, text, ["7", "x"], "B")
