@@ -448,3 +448,24 @@ def test_redact_bounded_time(timed, name):
   timed("redact.redact", R.redact, text)
   timed("redact.strip_option_marks", R.strip_option_marks, text)
   timed("redact.states_answer", R.states_answer, text, ["7", "x"], "B")
+
+
+@_settings(200)
+@given(q=SAFE, n=st.integers(-10**6, 10**6), label=st.sampled_from(LABELS),
+       sep=st.sampled_from([":", " -", " =", " is", " \u2014", ":**"]),
+       form=st.sampled_from(["{n}", "${n}$", "\\boxed{{{n}}}", "**{n}**", "{n}."]),
+       place=st.sampled_from(["suffix", "line", "paren"]), fmt=st.sampled_from(["free_form",
+                                                                              "compact"]))
+def test_gold_leaks_never_reach_the_reasoner(timed, q, n, label, sep, form, place, fmt):
+  """Free-form: the question is exactly the clean question, or answer_in_question."""
+  timed.case("tasks/gold_leaks")
+  q = q.rstrip(" ;,") + "?"
+  assume(_plain_question(q, [str(n)]))
+  leak = f"{label}{sep} {form.format(n=n)}"
+  body = {"suffix": f"{q} {leak}", "line": f"{q}\n{leak}", "paren": f"{q} ({leak})"}[place]
+  text = json.dumps({"question": body, "answer": n, "answer_type": "Integer"})
+  t = timed(f"tasks.parse[{fmt}]", T.parse, text, fmt)
+  if t.valid:
+    assert t.question == q and t.answer == str(n), (body, t)
+  else:
+    assert t.reason == "answer_in_question", (body, t)
