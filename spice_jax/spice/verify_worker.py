@@ -1,8 +1,8 @@
 """The math-verify worker: run as a script (`python -I verify_worker.py --worker`) by
 `verify.VerifierPool`, one process per worker.
 
-It imports only the standard library and math-verify (no spice_jax, no jax), so it starts in
-about a second. Protocol: JSON lines `[id, op, gold, pred]` on stdin (op "verify": is pred
+It imports only the standard library and math-verify (no spice_jax, no jax), so it starts
+quickly. Protocol: JSON lines `[id, op, gold, pred]` on stdin (op "verify": is pred
 equivalent to gold; "parse": does gold parse), `[id, correct, reason]` on stdout. Limits: an
 address-space limit (`--memory-mb`), a per-item CPU budget, and a soft alarm
 (`--soft-timeout`) that interrupts Python-level runaways; the parent SIGKILLs anything else.
