@@ -1,6 +1,7 @@
 """Tests for spice_jax.spice.tasks on hand-written, realistic Challenger outputs."""
 
 import dataclasses
+import json
 import time
 
 import pytest
@@ -369,3 +370,13 @@ def test_task_is_frozen_and_fmt_is_checked():
   with pytest.raises(ValueError, match="fmt"):
     T.parse(MCQ_FULL, "essay")
   assert T.parse(None, "mcq").reason == "no_json"
+
+
+def test_task_parsing_does_not_import_the_verifier_pool():
+  import subprocess
+  import sys
+  code = ("import json, sys; import spice_jax.spice.tasks; "
+          "print(json.dumps(sorted(m for m in sys.modules if m.startswith('spice_jax.spice.'))))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  assert json.loads(out.stdout) == ["spice_jax.spice.answers", "spice_jax.spice.model_json",
+                                    "spice_jax.spice.redact", "spice_jax.spice.tasks"]
