@@ -102,6 +102,15 @@ def test_answer_suffix_on_the_stem_line_is_cut():
   assert t.valid and t.question == CLEAN_MCQ.replace(STEM, "Which is prime?"), t
 
 
+@pytest.mark.parametrize("stem,key", [
+    ("Which statement is correct:", "A"), ("Which number is correct here:", "D"),
+    ("Which of these is the answer -", "B"), ("Choose the correct option.", "C"),
+])
+def test_a_stem_that_leads_into_the_options_is_kept(stem, key):
+  t = T.parse(_mcq(f"{stem}\n{_lines()}", key), "mcq")
+  assert t.valid and t.answer == key and t.question == CLEAN_MCQ.replace(STEM, stem), t
+
+
 @pytest.mark.parametrize("stem", [
     "Which is prime (B is correct)?", "Which is prime, given that the correct option is B?",
     "Which is prime? We know the answer is 23.", "Which is prime if the key is (B)?",
