@@ -21,8 +21,10 @@ The rule, applied by `spice.tasks` to every question before it becomes `Task.que
    a dash, an opening bracket) right before a cut is dropped with it.
 4. What survives is checked (`states_answer`): a question that still states a gold form (the
    gold answer; for MCQ the key letter or the key option's text) right after an answer
-   label (`the answer is 6`, `correct option: B`), or says the key option is right
-   (`B is correct`), is rejected by tasks with reason `answer_in_question`.
+   label (`the answer is 6`, `correct option: B`), or whose MCQ stem says the key option is
+   right (`B is correct`), is rejected by tasks with reason `answer_in_question`. For MCQ
+   the stem and each option are checked apart (a stem `Which is correct:` followed by
+   `A) ...` states nothing; an option `Only B is correct` is an option, not a key).
 
 All functions are linear in the text: suffix and mark checks look only at a bounded tail
 of each line, and the statement check runs on whitespace-collapsed text.
@@ -34,6 +36,9 @@ import re
 import unicodedata
 from typing import Iterable
 
+# An option letter as models write it: B, (B), **B**, $B$, \text{B}, $\textbf{(B)}$.
+_LETTER = (r"[$(\[ \t*_]{0,6}(?:\\text(?:bf)?\{)?[ \t]*\(?[A-J]\)?[ \t]*\}?"
+           r"[$)\] \t*_]{0,6}")
 _CUT_EDGE = " \t;,.|-\u2013\u2014([{"  # left at an option's end by a cut: dropped
 _TAIL_CHARS = 240  # option marks and trailing "Answer: B" are looked for in this many chars
 
@@ -62,7 +67,7 @@ _MARK_RE = re.compile(
     r"|(?<![*\w])\*+[ \t]*(?:correct|right)(?:[ \t]+answer)?[ \t]*\*+"
     r"|(?<=\s)[-\u2013\u2014][ \t]*(?:correct|right)(?:[ \t]+answer)?"
     r"|(?<!\S)[(\[]?[ \t*_]*(?:" + _LABEL + r"|key)[ \t*_]*(?:[:=\-\u2013\u2014]|\sis\b)[ \t*_]*"
-    r"(?:(?:option|choice)\s+)?[(\[]?[ \t*_]*[A-J][ \t*_]*[)\]]?"
+    r"(?:(?:option|choice)\s+)?" + _LETTER +
     r")[ \t.!*_)\]]*$", re.IGNORECASE)
 
 
@@ -117,10 +122,11 @@ _STATE_LABEL = (r"(?i:(?:(?:final|correct|right|best) )?answer(?: key)?|key|solu
 _STATE_SEP = r" ?(?:[:=\-\u2013\u2014]|(?i:is|was)\b)"
 
 
-def states_answer(question: str, golds: Iterable[str], key: str | None = None) -> bool:
+def states_answer(question: str, golds: Iterable[str], key: str | None = None, *,
+                  key_is_right: bool = True) -> bool:
   """Whether `question` still states one of `golds` (case-insensitive) after an answer label,
-  or (MCQ) names the option letter `key` (case-sensitive, after a label and a separator) or
-  says that option is right (rule 4)."""
+  or (MCQ) names the option letter `key` (case-sensitive, after a label and a separator) or,
+  with `key_is_right`, says that option is right (`B is correct`; rule 4)."""
   q = _flat(question)
   for g in golds:
     g = _flat(str(g))
@@ -132,6 +138,7 @@ def states_answer(question: str, golds: Iterable[str], key: str | None = None) -
     if re.search(rf"\b{_STATE_LABEL}{_STATE_SEP} ?(?i:(?:option|choice|letter) ?)?[(\[]? ?"
                  rf"{k}(?!\w)", q):
       return True
-    if re.search(rf"(?<!\w)[(\[]?{k}[)\]]? (?i:is|was) (?i:the )?(?i:correct|right)\b", q):
+    if key_is_right and re.search(
+        rf"(?<!\w)[(\[]?{k}[)\]]? (?i:is|was) (?i:the )?(?i:correct|right)\b", q):
       return True
   return False

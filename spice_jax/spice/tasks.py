@@ -168,8 +168,8 @@ def _mcq_task(fmt: str, stem: str, options: dict[str, str], key_text: str,
                     fields=fields)
   kw = dict(question=question, answer=key, kind="mcq", fmt=fmt, options=options_t,
             answer_type="MCQ", mentions_document=mentions, fields=fields)
-  # The stem alone: "Which is correct:" followed by option "A) ..." states nothing.
-  if redact.states_answer(stem, [options_t["ABCD".index(key)]], key):
+  if redact.states_answer(stem, [options_t["ABCD".index(key)]], key) or any(
+      redact.states_answer(o, [], key, key_is_right=False) for o in options_t):
     return Task(valid=False, reason="answer_in_question", **kw)
   return Task(valid=True, reason="ok", **kw)
 

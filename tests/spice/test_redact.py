@@ -33,7 +33,8 @@ KEY_MARKS = [
     "23 (correct)", "23 \u2713", "23 \u2714", "23 [correct answer]", "23 <- correct",
     "23 - correct", "23 **correct**", "23 (right answer)", "23 (this is correct)",
     "23 (Correct: B)", "23 Answer: B", "23 \u2705", "23 \u2190 answer", "23 (Correct)",
-    "23 (correct) \u2713", "23 (answer)", "23 [key]",
+    "23 (correct) \u2713", "23 (answer)", "23 [key]", "23 answer: $\\text{B}$",
+    "23 (Answer: $\\textbf{(B)}$)", "23 -- key: **B**",
 ]
 
 
@@ -90,6 +91,12 @@ def test_marked_wrong_option(mark):  # elimination reveals the key as well
 def test_inline_options_with_a_key_after_d(tail):
   t = T.parse(_mcq(f"{STEM} A) 21 B) 23 C) 25 D) 27{tail}"), "mcq")
   assert t.valid and t.question == CLEAN_MCQ, t
+
+
+def test_an_option_naming_a_letter_is_an_option():
+  opts = ["Only A is correct", "Only B is correct", "Both are correct", "Neither"]
+  t = T.parse(_mcq(f"Statements A and B are about primes. Which holds?\n{_lines(opts)}"), "mcq")
+  assert t.valid and t.options == tuple(opts), t
 
 
 def test_option_d_does_not_absorb_later_lines():
