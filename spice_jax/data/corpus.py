@@ -6,16 +6,10 @@ each document into passages of <= `max_doc_tokens` tokens (`passages.split`) and
 TFDS dataset `spice_corpus` with one split per source, stored as ArrayRecord so that
 grain can read it by random access. `load(data_dir)` opens it again.
 
-Input formats (by file name): `.jsonl` / `.ndjson` (optionally `.gz`, `.zst`, `.zstd`):
-one JSON object per line, text in `text_field`; `.parquet`: one row per document, text in
-the column `text_field`; `.txt` / `.md` / `.markdown`: the whole file is one document.
-Fields may be dotted paths into nested objects (`metadata.id`). A path is a file, a
-directory (walked recursively; hidden files and directories, names starting with `.`,
-are ignored) or a glob (`**` allowed).
-
-Every record that does not become a document is counted in the report under a reason
-(see `SKIP_REASONS`) with the first few `file:line` locations; a source with nothing
-usable stops the build with `CorpusError`.
+Sources, file discovery, input formats and the skip report are in `data.documents` (its
+names `SourceSpec`, `CorpusError`, `Report`, `SKIP_REASONS`, `discover` are re-exported
+here); every record that does not become a document is counted in the report, and a source
+with nothing usable stops the build with `CorpusError`.
 
 Features of one example (one passage): text, source (the SourceSpec name), doc_id (the
 `id_field` value, else `relative/path:line`, `relative/path:row` or `relative/path`),
@@ -28,167 +22,28 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import gzip
 import hashlib
-import io
 import itertools
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
-import zlib
 from typing import Any, Iterator, Sequence
 
 from absl import logging
 import numpy as np
 
+from spice_jax.data import documents
 from spice_jax.data import passages as passages_lib
+from spice_jax.data.documents import (SKIP_REASONS, CorpusError, Report,  # noqa: F401
+                                      SourceSpec, discover)
 
 DATASET_NAME = "spice_corpus"
 VERSION = "1.0.0"
 DEFAULT_MAX_DOC_TOKENS = 5992
 DEFAULT_MAX_DOC_BYTES = 16 * 2**20
 _FORMAT_VERSION = 1  # bump when the build output changes for the same inputs
-_MAX_LOCATIONS = 5
-_SNIFF_BYTES = 8192
-
-SKIP_REASONS = {
-    # whole files
-    "unsupported_file": "file extension is not a supported input format",
-    "empty_file": "file (after decompression) is empty",
-    "binary_file": "file contains NUL bytes: not text",
-    "unreadable_file": "I/O, decompression or Parquet error (rest of the file skipped)",
-    "missing_column": "Parquet file has no column for the text field",
-    # records
-    "blank_line": "blank line in a JSON-lines file",
-    "invalid_utf8": "bytes (or a JSON string) that are not valid UTF-8",
-    "malformed_json": "line is not valid JSON",
-    "not_an_object": "JSON value is not an object",
-    "missing_field": "text field missing or null",
-    "bad_field_type": "text field is not a string",
-    "empty_text": "text is empty or whitespace only",
-    "too_long": "document larger than max_doc_bytes",
-    "duplicate": "exact duplicate of an earlier document (same text)",
-}
-
-_JSONL_EXT = (".jsonl", ".ndjson")
-_COMPRESSED = ("", ".gz", ".zst", ".zstd")
-_TEXT_EXT = (".txt", ".md", ".markdown")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-class CorpusError(ValueError):
-  pass
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceSpec:
-  """One named source of documents.
-
-  Attributes:
-    name: split name in the dataset and `source` feature; letters, digits, `_`.
-    paths: files, directories or globs.
-    text_field: JSON key / Parquet column of the text (dotted path for nested objects).
-    id_field: optional key of a document id; default id is `relative/path:line`.
-    weight: default mixture weight of this source for `pipeline.DocumentStream`
-      (probability of drawing from it is weight / sum of weights).
-    max_docs: keep only the first this many documents (after skips and dedup, in sorted
-      file order) and stop reading; e.g. the paper's 10,000 per source. None: all.
-  """
-  name: str
-  paths: tuple[str, ...]
-  text_field: str = "text"
-  id_field: str | None = None
-  weight: float = 1.0
-  max_docs: int | None = None
-
-  def __post_init__(self):
-    if isinstance(self.paths, (str, os.PathLike)):
-      object.__setattr__(self, "paths", (os.fspath(self.paths),))
-    else:
-      object.__setattr__(self, "paths", tuple(os.fspath(p) for p in self.paths))
-    if not _NAME_RE.match(self.name or "") or self.name == "all":
-      raise CorpusError(f"source name {self.name!r}: expected letters, digits and '_' "
-                        "(and not 'all')")
-    if not self.paths:
-      raise CorpusError(f"source {self.name!r}: no paths")
-    if not self.text_field:
-      raise CorpusError(f"source {self.name!r}: empty text_field")
-    if not (self.weight >= 0 and np.isfinite(self.weight)):
-      raise CorpusError(f"source {self.name!r}: weight must be finite and >= 0, "
-                        f"got {self.weight}")
-    if self.max_docs is not None and self.max_docs < 1:
-      raise CorpusError(f"source {self.name!r}: max_docs must be >= 1, got {self.max_docs}")
-
-  def to_json(self) -> dict:
-    return dict(name=self.name, paths=list(self.paths), text_field=self.text_field,
-                id_field=self.id_field, weight=self.weight, max_docs=self.max_docs)
-
-  @classmethod
-  def from_json(cls, d: dict) -> "SourceSpec":
-    return cls(name=d["name"], paths=tuple(d["paths"]), text_field=d.get("text_field", "text"),
-               id_field=d.get("id_field"), weight=float(d.get("weight", 1.0)),
-               max_docs=d.get("max_docs"))
-
-
-@dataclasses.dataclass
-class Skips:
-  count: int = 0
-  locations: list[str] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class Report:
-  """What a build read, kept and skipped. `str(report)` is the human summary."""
-  data_dir: str = ""
-  files: int = 0  # input files opened (including ones skipped as a whole)
-  bytes: int = 0  # on-disk size of those files
-  documents: int = 0  # documents kept (after dedup)
-  passages: int = 0
-  tokens: int = 0  # sum of passage num_tokens
-  per_source: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
-  skipped: dict[str, Skips] = dataclasses.field(default_factory=dict)
-  seconds: float = 0.0
-  reused: bool = False
-
-  def skip(self, reason: str, location: str, n: int = 1):
-    assert reason in SKIP_REASONS, reason
-    s = self.skipped.setdefault(reason, Skips())
-    s.count += n
-    if len(s.locations) < _MAX_LOCATIONS:
-      s.locations.append(location)
-
-  @property
-  def num_skipped(self) -> int:
-    return sum(s.count for s in self.skipped.values())
-
-  def to_json(self) -> dict:
-    d = dataclasses.asdict(self)
-    return d
-
-  @classmethod
-  def from_json(cls, d: dict) -> "Report":
-    d = dict(d)
-    d["skipped"] = {k: Skips(**v) for k, v in d.get("skipped", {}).items()}
-    return cls(**d)
-
-  def __str__(self) -> str:
-    mb = self.bytes / 2**20
-    lines = [f"corpus {self.data_dir}{' (reused)' if self.reused else ''}: "
-             f"{self.files} files ({mb:.2f} MB), {self.documents} documents, "
-             f"{self.passages} passages, {self.tokens} tokens, {self.seconds:.1f}s"]
-    for name, st in self.per_source.items():
-      lines.append(f"  source {name}: " + ", ".join(f"{v} {k}" for k, v in st.items()))
-    if self.skipped:
-      lines.append(f"  skipped {self.num_skipped}:")
-      for reason, s in sorted(self.skipped.items()):
-        where = ", ".join(s.locations) + (", ..." if s.count > len(s.locations) else "")
-        lines.append(f"    {reason}: {s.count} ({where})")
-    else:
-      lines.append("  skipped: none")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,260 +82,6 @@ def tokenizer_fingerprint(tok) -> str:
   h = hashlib.sha256(json.dumps([type(tok).__name__, getattr(tok, "vocab_size", None),
                                  list(map(int, ids))]).encode()).hexdigest()
   return h[:16]
-
-
-# ---------------------------------------------------------------------------------------
-# Discovering files
-
-
-def _kind(path: str) -> str | None:
-  low = path.lower()
-  for ext in _JSONL_EXT:
-    for comp in _COMPRESSED:
-      if low.endswith(ext + comp):
-        return "jsonl"
-  if low.endswith(".parquet"):
-    return "parquet"
-  if low.endswith(_TEXT_EXT):
-    return "text"
-  return None
-
-
-def _walk(root: str) -> list[str]:
-  out = []
-  for d, dirs, files in os.walk(root):
-    dirs[:] = sorted(x for x in dirs if not x.startswith("."))
-    out += [os.path.join(d, f) for f in sorted(files) if not f.startswith(".")]
-  return out
-
-
-def discover(spec: SourceSpec) -> list[tuple[str, str]]:
-  """(path, name relative to the given root) of every file of a source, sorted, unique."""
-  found: dict[str, str] = {}
-  for p in spec.paths:
-    p = os.path.expanduser(p)
-    if glob.has_magic(p):
-      root = p
-      while glob.has_magic(root):
-        root = os.path.dirname(root)
-      matches = sorted(glob.glob(p, recursive=True))
-      if not matches:
-        raise CorpusError(f"source {spec.name!r}: glob {p!r} matches nothing")
-    elif os.path.exists(p):
-      root = p if os.path.isdir(p) else os.path.dirname(p)
-      matches = [p]
-    else:
-      raise CorpusError(f"source {spec.name!r}: {p!r} does not exist")
-    for m in matches:
-      for f in (_walk(m) if os.path.isdir(m) else [m]):
-        found.setdefault(os.path.abspath(f), os.path.relpath(f, root or "."))
-  if not found:
-    raise CorpusError(f"source {spec.name!r}: no files under {list(spec.paths)}")
-  return sorted(found.items())
-
-
-# ---------------------------------------------------------------------------------------
-# Reading records
-
-
-@dataclasses.dataclass
-class _Doc:
-  text: str
-  doc_id: str
-  location: str
-
-
-def _get(obj: Any, dotted: str) -> Any:
-  for key in dotted.split("."):
-    if not isinstance(obj, dict) or key not in obj:
-      return None
-    obj = obj[key]
-  return obj
-
-
-def _open_binary(path: str):
-  low = path.lower()
-  if low.endswith(".gz"):
-    return gzip.open(path, "rb")
-  if low.endswith((".zst", ".zstd")):
-    import zstandard
-    raw = open(path, "rb")
-    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True,
-                                                        closefd=True)
-    return io.BufferedReader(reader, buffer_size=1 << 20)
-  return open(path, "rb", buffering=1 << 20)
-
-
-def _read_errors():
-  errs = [OSError, EOFError, zlib.error]
-  try:
-    import zstandard
-    errs.append(zstandard.ZstdError)
-  except ImportError:  # pragma: no cover
-    pass
-  return tuple(errs)
-
-
-class _Reader:
-  """Yields the documents of one file; records every skip in `report`."""
-
-  def __init__(self, spec: SourceSpec, report: Report, max_doc_bytes: int):
-    self.spec = spec
-    self.report = report
-    self.max_bytes = max_doc_bytes
-
-  def read(self, path: str, rel: str) -> Iterator[_Doc]:
-    kind = _kind(path)
-    if kind is None:
-      self.report.skip("unsupported_file", path)
-      return
-    yield from getattr(self, f"_{kind}")(path, rel)
-
-  def _text_value(self, value, loc: str) -> str | None:
-    """The validated text of a record's text field, or None (skip recorded)."""
-    if value is None:
-      self.report.skip("missing_field", loc)
-      return None
-    if isinstance(value, bytes):
-      if len(value) > self.max_bytes:
-        self.report.skip("too_long", loc)
-        return None
-      try:
-        value = value.decode("utf-8")
-      except UnicodeDecodeError:
-        self.report.skip("invalid_utf8", loc)
-        return None
-    if not isinstance(value, str):
-      self.report.skip("bad_field_type", loc)
-      return None
-    try:
-      nbytes = len(value.encode("utf-8"))
-    except UnicodeEncodeError:  # lone surrogates from JSON "\ud800" escapes
-      self.report.skip("invalid_utf8", loc)
-      return None
-    if nbytes > self.max_bytes:
-      self.report.skip("too_long", loc)
-      return None
-    if not value.strip():
-      self.report.skip("empty_text", loc)
-      return None
-    return value
-
-  def _doc_id(self, record, default: str) -> str:
-    if self.spec.id_field:
-      v = _get(record, self.spec.id_field)
-      if v is not None and not isinstance(v, (dict, list)):
-        return str(v)
-    return default
-
-  def _jsonl(self, path: str, rel: str) -> Iterator[_Doc]:
-    field = self.spec.text_field
-    try:
-      f = _open_binary(path)
-    except OSError:
-      self.report.skip("unreadable_file", path)
-      return
-    lineno = 0
-    with f:
-      try:
-        head = f.peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if hasattr(f, "peek") else b""
-        if not head:
-          head = f.peek(1) if hasattr(f, "peek") else b""
-        if not head:
-          self.report.skip("empty_file", path)
-          return
-        if b"\x00" in head:
-          self.report.skip("binary_file", path)
-          return
-        while True:
-          line = f.readline(self.max_bytes + 1)
-          if not line:
-            break
-          lineno += 1
-          loc = f"{path}:{lineno}"
-          if len(line) > self.max_bytes and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):  # drain the rest of the line
-              line = f.readline(1 << 20)
-            self.report.skip("too_long", loc)
-            continue
-          if not line.strip():
-            self.report.skip("blank_line", loc)
-            continue
-          try:
-            s = line.decode("utf-8-sig" if lineno == 1 else "utf-8")
-          except UnicodeDecodeError:
-            self.report.skip("invalid_utf8", loc)
-            continue
-          try:
-            record = json.loads(s)
-          except (json.JSONDecodeError, RecursionError):
-            self.report.skip("malformed_json", loc)
-            continue
-          if not isinstance(record, dict):
-            self.report.skip("not_an_object", loc)
-            continue
-          text = self._text_value(_get(record, field), loc)
-          if text is not None:
-            yield _Doc(text, self._doc_id(record, f"{rel}:{lineno}"), loc)
-      except _read_errors() as e:
-        logging.warning("%s:%d: %s", path, lineno + 1, e)
-        self.report.skip("unreadable_file", f"{path}:{lineno + 1}")
-
-  def _parquet(self, path: str, rel: str) -> Iterator[_Doc]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    field, id_field = self.spec.text_field, self.spec.id_field
-    row = 0
-    try:
-      pf = pq.ParquetFile(path)
-      names = set(pf.schema_arrow.names)
-      top = field.split(".")[0]
-      if top not in names:
-        self.report.skip("missing_column", f"{path} (columns: {sorted(names)})")
-        return
-      if pf.metadata.num_rows == 0:
-        self.report.skip("empty_file", path)
-        return
-      cols = [top]
-      id_top = id_field.split(".")[0] if id_field else None
-      if id_top and id_top in names and id_top != top:
-        cols.append(id_top)
-      for batch in pf.iter_batches(batch_size=256, columns=cols):
-        texts = batch.column(top).to_pylist()
-        ids = batch.column(id_top).to_pylist() if id_top in cols else None
-        for k, value in enumerate(texts):
-          row += 1
-          loc = f"{path}:{row}"
-          record = {top: value}
-          if ids is not None:
-            record[id_top] = ids[k]
-          text = self._text_value(_get(record, field) if "." in field else value, loc)
-          if text is not None:
-            yield _Doc(text, self._doc_id(record, f"{rel}:{row}"), loc)
-    except (pa.ArrowException, OSError) as e:
-      logging.warning("%s: %s", path, e)
-      self.report.skip("unreadable_file", f"{path}:{row + 1}")
-
-  def _text(self, path: str, rel: str) -> Iterator[_Doc]:
-    try:
-      size = os.path.getsize(path)
-      if size == 0:
-        self.report.skip("empty_file", path)
-        return
-      if size > self.max_bytes:
-        self.report.skip("too_long", path)
-        return
-      with open(path, "rb") as f:
-        data = f.read()
-    except OSError:
-      self.report.skip("unreadable_file", path)
-      return
-    if b"\x00" in data[:_SNIFF_BYTES]:
-      self.report.skip("binary_file", path)
-      return
-    text = self._text_value(data.removeprefix(b"\xef\xbb\xbf"), path)
-    if text is not None:
-      yield _Doc(text, rel, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -548,7 +149,7 @@ def _builder_class():
 
     def _generate(self, spec: SourceSpec) -> Iterator[tuple[str, dict]]:
       plan, report = self._plan, self._report
-      reader = _Reader(spec, report, plan.max_doc_bytes)
+      reader = documents.DocumentReader(spec, report, plan.max_doc_bytes)
       stats = report.per_source.setdefault(
           spec.name, dict(files=0, documents=0, passages=0, tokens=0))
       for fi, (path, rel) in enumerate(plan.files[spec.name]):
@@ -585,7 +186,7 @@ def _builder_class():
       if spec is plan.specs[-1]:
         self._finish()
 
-    def _dedup(self, docs: Iterator[_Doc]) -> Iterator[_Doc]:
+    def _dedup(self, docs: Iterator[documents.Doc]) -> Iterator[documents.Doc]:
       for doc in docs:
         if self._plan.dedup:
           h = hashlib.blake2b(doc.text.strip().encode("utf-8"), digest_size=16).digest()
@@ -604,9 +205,9 @@ def _builder_class():
   return SpiceCorpus
 
 
-def _split_docs(docs: Iterator[_Doc], tok, max_tokens: int, chunk: int = 64):
+def _split_docs(docs: Iterator[documents.Doc], tok, max_tokens: int, chunk: int = 64):
   """(doc, passages) for each doc, tokenizing `chunk` documents per batch."""
-  buf: list[_Doc] = []
+  buf: list[documents.Doc] = []
   for d in docs:
     buf.append(d)
     if len(buf) >= chunk:

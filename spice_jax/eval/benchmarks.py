@@ -5,55 +5,28 @@ files as the datasets publish them (JSONL, JSON, Parquet or CSV; a directory hol
 e.g. a Hugging Face dataset snapshot, works too). Each row becomes an `Item(id, question,
 gold, kind)`; `question` is what the Reasoner sees (MCQ: stem plus one `X) option` line per
 option), `kind` is the verifier's kind ("mcq" | "integer" | "expression" | "string").
-Layouts (field names per public source) are documented in third_party/benchmarks/README.md.
+The row parsers of each public layout are in `eval.layouts` (documented in
+third_party/benchmarks/README.md); files are read by `data.readers`.
 
 Errors (`BenchmarkError`) name the file, the row and the fields that were expected.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import glob
-import hashlib
-import json
 import os
-import random
 import re
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Sequence
+
+from spice_jax.data import readers
+from spice_jax.eval import layouts as L
+from spice_jax.eval.layouts import (LETTERS, README, BenchmarkError, Item,  # noqa: F401
+                                    bbeh_kind, format_mcq, math_kind, shuffle_seed)
 
 MATH = "math"
 GENERAL = "general"
-LETTERS = "ABCDEFGHIJ"
 EXTENSIONS = (".jsonl", ".json", ".parquet", ".csv")
-README = "third_party/benchmarks/README.md"
-
-
-class BenchmarkError(ValueError):
-  """A benchmark file that is missing, unreadable or not in a known layout."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Item:
-  """One evaluation question.
-
-  id: stable id within its benchmark (the source's own id where it has one).
-  question: the text the Reasoner sees (MCQ: stem + option lines `A) ...`).
-  gold: the gold answer (MCQ: the letter).
-  kind: "mcq" | "integer" | "expression" | "string" (see spice.verify.score).
-  benchmark: the registry name (e.g. "math500").
-  options: MCQ option texts in presentation order (else ()).
-  """
-  id: str
-  question: str
-  gold: str
-  kind: str
-  benchmark: str = ""
-  options: tuple[str, ...] = ()
-
-  @property
-  def prompt(self) -> str:
-    return self.question
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,274 +41,6 @@ class Benchmark:
   prefer: tuple[str, ...] = ("test",)         # path tokens that pick files inside a dir
 
 
-# ---------------------------------------------------------------------------- helpers
-
-class _Ctx:
-  """Where a row came from (for error messages) and loader options."""
-
-  def __init__(self, bench: str, path: str, seed: int):
-    self.bench, self.path, self.seed = bench, path, seed
-
-  def err(self, index: int, msg: str) -> BenchmarkError:
-    return BenchmarkError(f"{self.path} row {index}: {msg}")
-
-
-def _present(row: dict, key: str) -> bool:
-  v = row.get(key)
-  if v is None:
-    return False
-  if isinstance(v, float) and v != v:  # NaN from CSV/Parquet
-    return False
-  if isinstance(v, str) and not v.strip():
-    return False
-  return True
-
-
-def _first(row: dict, keys: Sequence[str]) -> tuple[str | None, Any]:
-  for k in keys:
-    if _present(row, k):
-      return k, row[k]
-  return None, None
-
-
-def _need(row: dict, keys: Sequence[str], what: str, ctx: _Ctx, index: int) -> Any:
-  _, v = _first(row, keys)
-  if v is None:
-    raise ctx.err(index, f"no {what}: expected one of the fields {list(keys)} "
-                         f"(row has {sorted(row)}); see {README}")
-  return v
-
-
-def _text(v: Any) -> str:
-  if isinstance(v, float) and v.is_integer():
-    return str(int(v))
-  return str(v).strip()
-
-
-def _row_id(row: dict, keys: Sequence[str], index: int) -> str:
-  _, v = _first(row, keys)
-  return _text(v) if v is not None else str(index)
-
-
-def _last_boxed(text: str) -> str | None:
-  from spice_jax.spice.verify import extract_boxed
-  return extract_boxed(text)
-
-
-_TEXT_WRAP_RE = re.compile(r"^\\(?:text|textbf|mathrm)\s*\{(.*)\}$", re.S)
-
-
-def math_kind(gold: str) -> tuple[str, str]:
-  """(kind, gold) for a math answer: option answers `\\text{(C)}` -> ("mcq", "C");
-  word answers (`\\text{Evelyn}`, `east`) -> "string" (math-verify cannot parse them);
-  anything else -> "expression"."""
-  g = gold.strip().strip("$").strip()
-  inner = g
-  for _ in range(3):
-    m = _TEXT_WRAP_RE.match(inner)
-    if not m:
-      break
-    inner = m.group(1).strip()
-  m = re.fullmatch(r"\(([A-J])\)", inner)
-  if m:
-    return "mcq", m.group(1)
-  if re.fullmatch(r"[A-Za-z][A-Za-z' -]*[A-Za-z]", inner) and not re.fullmatch(
-      r"(?:pi|infty|inf|e|i)", inner):
-    return "string", inner
-  return "expression", g
-
-
-def _math_gold(row, ctx, index, answer_keys, solution_keys) -> str:
-  k, v = _first(row, answer_keys)
-  if v is not None:
-    if isinstance(v, (list, tuple)) or hasattr(v, "tolist"):
-      vals = [_text(x).strip("$").strip() for x in (v.tolist() if hasattr(v, "tolist") else v)]
-      vals = [x for x in vals if x]
-      if not vals:
-        raise ctx.err(index, f"field {k!r} is an empty list")
-      return ", ".join(vals)
-    return _text(v)
-  k, sol = _first(row, solution_keys)
-  if sol is not None:
-    if isinstance(sol, (list, tuple)):
-      sol = "\n".join(map(str, sol))
-    box = _last_boxed(str(sol))
-    if box:
-      return box
-    raise ctx.err(index, f"no answer field {list(answer_keys)} and no \\boxed{{}} in {k!r}")
-  raise ctx.err(index, f"no gold answer: expected one of the fields {list(answer_keys)} or a "
-                       f"solution with \\boxed{{}} in {list(solution_keys)} (row has "
-                       f"{sorted(row)}); see {README}")
-
-
-def format_mcq(stem: str, options: Sequence[str]) -> str:
-  """The MCQ question text: the stem, a blank line, then `A) option` lines."""
-  lines = [f"{LETTERS[i]}) {str(o).strip()}" for i, o in enumerate(options)]
-  return stem.strip() + "\n\n" + "\n".join(lines)
-
-
-def _options(row, keys, ctx, index) -> list[str]:
-  k, v = _first(row, keys)
-  if v is None:
-    raise ctx.err(index, f"no options: expected a list in one of {list(keys)} (row has "
-                         f"{sorted(row)}); see {README}")
-  if isinstance(v, str):
-    try:
-      v = json.loads(v)
-    except ValueError:
-      try:
-        import ast
-        v = ast.literal_eval(v)  # CSV exports write Python list reprs; literals only
-      except (ValueError, SyntaxError) as e:
-        raise ctx.err(index, f"field {k!r} is a string that is not a list") from e
-  if hasattr(v, "tolist"):
-    v = v.tolist()
-  if not isinstance(v, (list, tuple)) or not v:
-    raise ctx.err(index, f"field {k!r} must be a non-empty list of options, got "
-                         f"{type(v).__name__}")
-  if len(v) > len(LETTERS):
-    raise ctx.err(index, f"field {k!r} has {len(v)} options; at most {len(LETTERS)} (A-J)")
-  return [str(o).strip() for o in v]
-
-
-def _letter_key(row, options, ctx, index, letter_keys, index_keys, text_keys) -> str:
-  _, v = _first(row, letter_keys)
-  if v is not None:
-    t = _text(v).strip("() .")
-    if len(t) == 1 and t.upper() in LETTERS[:len(options)]:
-      return t.upper()
-  _, v = _first(row, index_keys)
-  if v is not None:
-    try:
-      i = int(v)
-    except (TypeError, ValueError):
-      i = -1
-    if 0 <= i < len(options):
-      return LETTERS[i]
-  _, v = _first(row, text_keys)
-  if v is not None:
-    t = _text(v)
-    if t in options:
-      return LETTERS[options.index(t)]
-  raise ctx.err(index, f"no answer key among {len(options)} options: expected a letter in "
-                       f"{list(letter_keys)}, an index in {list(index_keys)} or the option "
-                       f"text in {list(text_keys)}; see {README}")
-
-
-# ------------------------------------------------------------------------ row parsers
-
-_Q = ("problem", "question", "Problem", "Question")
-_ID = ("unique_id", "id", "ID", "idx", "question_id", "uuid", "Record ID")
-
-
-def _math_row(answer_keys=("answer", "Answer"), solution_keys=("solution", "Solution"),
-              kind: str | None = None):
-  def parse(row, index, ctx):
-    q = _text(_need(row, _Q, "question", ctx, index))
-    gold = _math_gold(row, ctx, index, answer_keys, solution_keys)
-    k, gold = (kind, gold) if kind else math_kind(gold)
-    if kind == "integer":
-      gold = gold.strip("$ ").replace(",", "")
-    return Item(_row_id(row, _ID, index), q, gold, k, ctx.bench)
-  return parse
-
-
-def _gsm8k_row(row, index, ctx):
-  q = _text(_need(row, ("question", "problem"), "question", ctx, index))
-  a = _text(_need(row, ("answer",), "answer", ctx, index))
-  if "####" in a:
-    a = a.rsplit("####", 1)[1]
-  elif not re.fullmatch(r"\s*[-+]?[\d,]*\.?\d+\s*", a):
-    raise ctx.err(index, "field 'answer' has no '#### <number>' line (GSM8K layout: "
-                         "'question', 'answer' ending in '#### 72')")
-  gold = a.strip().replace(",", "").rstrip(".")
-  return Item(_row_id(row, ("id", "idx"), index), q, gold, "integer", ctx.bench)
-
-
-def _olympiad_row(row, index, ctx):
-  q = _text(_need(row, ("question", "problem"), "question", ctx, index))
-  context = row.get("context")
-  if _present(row, "context") and isinstance(context, str):
-    q = context.strip() + "\n\n" + q
-  gold = _math_gold(row, ctx, index, ("final_answer", "answer"), ("solution",))
-  kind, gold = math_kind(gold)
-  return Item(_row_id(row, ("id", "idx", "unique_id"), index), q, gold, kind, ctx.bench)
-
-
-def _mmlu_pro_row(row, index, ctx):
-  stem = _text(_need(row, ("question",), "question", ctx, index))
-  opts = _options(row, ("options", "choices"), ctx, index)
-  key = _letter_key(row, opts, ctx, index, ("answer",), ("answer_index",), ())
-  return Item(_row_id(row, ("question_id", "id"), index), format_mcq(stem, opts), key, "mcq",
-              ctx.bench, tuple(opts))
-
-
-def _supergpqa_row(row, index, ctx):
-  stem = _text(_need(row, ("question",), "question", ctx, index))
-  opts = _options(row, ("options", "choices"), ctx, index)
-  key = _letter_key(row, opts, ctx, index, ("answer_letter",), ("answer_index",), ("answer",))
-  return Item(_row_id(row, ("uuid", "id"), index), format_mcq(stem, opts), key, "mcq",
-              ctx.bench, tuple(opts))
-
-
-_GPQA_WRONG = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
-
-
-def shuffle_seed(seed: int, item_id: str) -> int:
-  """The per-item shuffle seed: a hash of (seed, id), independent of file order."""
-  return int.from_bytes(hashlib.sha256(f"{seed}/{item_id}".encode()).digest()[:8], "little")
-
-
-def _gpqa_row(row, index, ctx):
-  if _present(row, "Correct Answer"):  # the official CSV
-    stem = _text(_need(row, ("Question",), "question", ctx, index))
-    right = _text(row["Correct Answer"])
-    wrong = []
-    for k in _GPQA_WRONG:
-      if not _present(row, k):
-        raise ctx.err(index, f"field {k!r} missing (GPQA CSV layout: 'Question', "
-                             f"'Correct Answer', {list(_GPQA_WRONG)}, 'Record ID')")
-      wrong.append(_text(row[k]))
-    item_id = _row_id(row, ("Record ID", "id"), index)
-    opts = [right] + wrong
-    order = list(range(4))
-    random.Random(shuffle_seed(ctx.seed, item_id)).shuffle(order)
-    opts = [opts[i] for i in order]
-    key = LETTERS[order.index(0)]
-    return Item(item_id, format_mcq(stem, opts), key, "mcq", ctx.bench, tuple(opts))
-  if _present(row, "options") or _present(row, "choices"):  # an already-shuffled MCQ layout
-    stem = _text(_need(row, ("question", "Question"), "question", ctx, index))
-    opts = _options(row, ("options", "choices"), ctx, index)
-    key = _letter_key(row, opts, ctx, index, ("answer", "answer_letter"), ("answer_index",), ())
-    return Item(_row_id(row, ("id", "Record ID"), index), format_mcq(stem, opts), key, "mcq",
-                ctx.bench, tuple(opts))
-  raise ctx.err(index, "unknown GPQA layout: expected the official CSV columns 'Question', "
-                       f"'Correct Answer', {list(_GPQA_WRONG)} (or 'question', 'options', "
-                       f"'answer' letter); row has {sorted(row)}; see {README}")
-
-
-def bbeh_kind(target: str) -> tuple[str, str]:
-  """(kind, gold) for a BBEH target: `(C)` -> mcq "C"; numbers -> expression; else string."""
-  t = target.strip()
-  m = re.fullmatch(r"\(([A-J])\)", t)
-  if m:
-    return "mcq", m.group(1)
-  if re.fullmatch(r"[-+]?\d+(?:\.\d+)?(?:/\d+)?", t):
-    return "expression", t
-  return "string", t
-
-
-def _bbeh_row(row, index, ctx):
-  q = _text(_need(row, ("input", "question"), "input", ctx, index))
-  target = _text(_need(row, ("target", "answer"), "target", ctx, index))
-  task = row.get("task") or row.get("_task") or ""
-  kind, gold = bbeh_kind(target)
-  item_id = _row_id(row, ("id",), index)
-  if task and not _present(row, "id"):
-    item_id = f"{task}/{row.get('_index', index)}"
-  return Item(item_id, q, gold, kind, ctx.bench)
-
-
 # ----------------------------------------------------------------------------- registry
 
 def _norm(name: str) -> str:
@@ -344,29 +49,29 @@ def _norm(name: str) -> str:
 
 _B = Benchmark
 BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
-    _B("math500", "MATH-500", MATH, ("math500",), _math_row(),
+    _B("math500", "MATH-500", MATH, ("math500",), L.math_row(),
        "'problem', 'answer' (or 'solution' with \\boxed{}), 'unique_id'"),
-    _B("gsm8k", "GSM8K", MATH, ("gsm8k",), _gsm8k_row,
+    _B("gsm8k", "GSM8K", MATH, ("gsm8k",), L.gsm8k_row,
        "'question', 'answer' ending in '#### <number>'", prefer=("test", "main")),
-    _B("amc23", "AMC23", MATH, ("amc23", "amc", "amc2023", "aimovalidationamc"), _math_row(),
+    _B("amc23", "AMC23", MATH, ("amc23", "amc", "amc2023", "aimovalidationamc"), L.math_row(),
        "'question' or 'problem', 'answer'"),
-    _B("aime24", "AIME'24", MATH, ("aime24", "aime2024"), _math_row(kind="integer"),
+    _B("aime24", "AIME'24", MATH, ("aime24", "aime2024"), L.math_row(kind="integer"),
        "'problem' (or 'Problem'), 'answer' (or 'Answer', or 'solution' with \\boxed{})"),
-    _B("aime25", "AIME'25", MATH, ("aime25", "aime2025"), _math_row(kind="integer"),
+    _B("aime25", "AIME'25", MATH, ("aime25", "aime2025"), L.math_row(kind="integer"),
        "'problem' (or 'question'), 'answer'"),
-    _B("minerva_math", "Minerva Math", MATH, ("minervamath", "minerva"), _math_row(),
+    _B("minerva_math", "Minerva Math", MATH, ("minervamath", "minerva"), L.math_row(),
        "'question' or 'problem', 'answer' (or 'solution' with \\boxed{})"),
-    _B("olympiadbench", "OlympiadBench", MATH, ("olympiadbench",), _olympiad_row,
+    _B("olympiadbench", "OlympiadBench", MATH, ("olympiadbench",), L.olympiad_row,
        "'question', 'final_answer' (list of strings) or 'answer'",
        prefer=("test", "oe_to_maths_en_comp")),
-    _B("mmlu_pro", "MMLU-Pro", GENERAL, ("mmlupro",), _mmlu_pro_row,
+    _B("mmlu_pro", "MMLU-Pro", GENERAL, ("mmlupro",), L.mmlu_pro_row,
        "'question', 'options' (list), 'answer' (letter) or 'answer_index'"),
-    _B("supergpqa", "SuperGPQA", GENERAL, ("supergpqa",), _supergpqa_row,
+    _B("supergpqa", "SuperGPQA", GENERAL, ("supergpqa",), L.supergpqa_row,
        "'question', 'options' (list), 'answer_letter' or 'answer' (option text)"),
-    _B("gpqa_diamond", "GPQA-Diamond", GENERAL, ("gpqadiamond", "gpqa"), _gpqa_row,
+    _B("gpqa_diamond", "GPQA-Diamond", GENERAL, ("gpqadiamond", "gpqa"), L.gpqa_row,
        "'Question', 'Correct Answer', 'Incorrect Answer 1..3', 'Record ID'",
        prefer=("diamond",)),
-    _B("bbeh", "BBEH", GENERAL, ("bbeh", "bigbenchextrahard"), _bbeh_row,
+    _B("bbeh", "BBEH", GENERAL, ("bbeh", "bigbenchextrahard"), L.bbeh_row,
        "'input', 'target' (+ optional 'task'), or task.json {'examples': [...]}"),
 ]}
 MATH_BENCHMARKS = tuple(n for n, b in BENCHMARKS.items() if b.group == MATH)
@@ -384,82 +89,45 @@ def get(name: str) -> Benchmark:
 
 # ------------------------------------------------------------------------- file reading
 
-def _read_jsonl(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        row = json.loads(line)
-      except ValueError as e:
-        raise BenchmarkError(f"{path} line {n}: not valid JSON ({e})") from e
-      if not isinstance(row, dict):
-        raise BenchmarkError(f"{path} line {n}: expected a JSON object, got "
-                             f"{type(row).__name__}")
-      yield row
+_RECORD_ERRORS = {"malformed_json": "not valid JSON", "not_an_object": "expected a JSON object, got",
+                  "invalid_utf8": "not valid UTF-8", "too_long": "line too long"}
 
 
-def _read_json(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8") as f:
-    try:
-      data = json.load(f)
-    except ValueError as e:
-      raise BenchmarkError(f"{path}: not valid JSON ({e})") from e
-  task = ""
-  if isinstance(data, dict):
-    for key in ("examples", "data", "rows", "test"):
-      if isinstance(data.get(key), list):
-        # BBEH task.json: the task name is the directory name (bbeh_<task>).
-        task = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        task = task[5:] if task.startswith("bbeh_") else task
-        data = data[key]
-        break
-    else:
-      if data and all(isinstance(v, list) for v in data.values()):  # columnar dict
-        n = {len(v) for v in data.values()}
-        if len(n) != 1:
-          raise BenchmarkError(f"{path}: columns of different lengths {sorted(n)}")
-        cols = list(data)
-        data = [dict(zip(cols, vals)) for vals in zip(*data.values())]
-  if not isinstance(data, list):
-    raise BenchmarkError(f"{path}: expected a list of objects, an object with an 'examples' "
-                         "(or 'data') list, or a dict of columns")
-  for i, row in enumerate(data):
-    if not isinstance(row, dict):
-      raise BenchmarkError(f"{path} element {i}: expected an object, got {type(row).__name__}")
-    if task and "task" not in row:
-      row = dict(row, _task=task, _index=i)
-    yield row
-
-
-def _read_parquet(path: str) -> Iterator[dict]:
-  import pyarrow.parquet as pq
-  try:
-    table = pq.read_table(path)
-  except Exception as e:  # pylint: disable=broad-except
-    raise BenchmarkError(f"{path}: not a readable Parquet file ({e})") from e
-  yield from table.to_pylist()
-
-
-def _read_csv(path: str) -> Iterator[dict]:
-  with open(path, encoding="utf-8", newline="") as f:
-    reader = csv.DictReader(f)
-    if not reader.fieldnames:
-      raise BenchmarkError(f"{path}: empty CSV (no header row)")
-    yield from reader
-
-
-_READERS = {".jsonl": _read_jsonl, ".json": _read_json, ".parquet": _read_parquet,
-            ".csv": _read_csv}
+def _bbeh_task(path: str) -> str:
+  """BBEH task.json: the task name is the directory name (bbeh_<task>)."""
+  task = os.path.basename(os.path.dirname(os.path.abspath(path)))
+  return task[5:] if task.startswith("bbeh_") else task
 
 
 def read_rows(path: str) -> list[dict]:
-  """All rows of one file as dicts (format by extension)."""
+  """All rows of one file as dicts (format by extension, read by `data.readers`)."""
   ext = os.path.splitext(path)[1].lower()
-  if ext not in _READERS:
+  if ext not in EXTENSIONS:
     raise BenchmarkError(f"{path}: unsupported extension {ext!r}; expected one of "
                          f"{list(EXTENSIONS)}")
-  return list(_READERS[ext](path))
+  rows = []
+  try:
+    if ext == ".json":  # rows wrapped in {"examples": [...]} also get BBEH's task name
+      data = readers.json_rows(path)
+      task = _bbeh_task(path) if data.key else ""
+      for i, row in enumerate(data.rows):
+        if not isinstance(row, dict):
+          raise BenchmarkError(f"{path} element {i}: expected an object, got "
+                               f"{type(row).__name__}")
+        rows.append(dict(row, _task=task, _index=i) if task and "task" not in row else row)
+      return rows
+    for rec in readers.records(path):
+      if rec.reason == "blank_line":
+        continue
+      if rec.reason is not None:
+        raise BenchmarkError(f"{path} line {rec.number}: {_RECORD_ERRORS[rec.reason]} "
+                             f"({rec.detail})")
+      rows.append(rec.value)
+  except readers.FileError as e:
+    if e.reason == "empty_file":
+      return []
+    raise BenchmarkError(str(e)) from e
+  return rows
 
 
 def _files_in(directory: str, prefer: Sequence[str]) -> list[str]:
@@ -531,7 +199,7 @@ def load_file(name: str, path: str | Sequence[str], *, seed: int = 0,
   items: list[Item] = []
   seen: set[str] = set()
   for f in files:
-    ctx = _Ctx(bench.name, f, seed)
+    ctx = L.Ctx(bench.name, f, seed)
     rows = read_rows(f)
     if not rows:
       raise BenchmarkError(f"{f}: no rows")

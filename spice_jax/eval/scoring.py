@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from spice_jax.eval import benchmarks as bench_lib
 from spice_jax.spice import verify as verify_lib
+from spice_jax.utils import plots
 
 MATH_AVG, GENERAL_AVG, OVERALL = "math_avg", "general_avg", "overall"
 SUMMARY_KEYS = (MATH_AVG, GENERAL_AVG, OVERALL)
@@ -117,33 +118,10 @@ def write_tables(results: Mapping[str, Mapping[str, float | None]], out_dir: str
 
 def plot_results(results: Mapping[str, Mapping[str, float | None]], path: str, *,
                  title: str = "SPICE evaluation") -> str:
-  """Grouped bar chart (one group per benchmark + averages, one bar per model) as PNG."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  import numpy as np
+  """Grouped bar chart (one group per benchmark + averages, one bar per model, percent) as PNG."""
   cols = table_columns(results)
-  models = list(results)
-  x = np.arange(len(cols))
-  width = 0.8 / max(len(models), 1)
-  fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(cols) + 2), 4.2))
-  for i, m in enumerate(models):
-    vals = [100.0 * results[m][c] if results[m].get(c) is not None else 0.0 for c in cols]
-    bars = ax.bar(x - 0.4 + width * (i + 0.5), vals, width, label=m)
-    for b, v in zip(bars, vals):
-      ax.annotate(f"{v:.0f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom",
-                  fontsize=6)
-  ax.set_xticks(x)
-  ax.set_xticklabels([_title(c) for c in cols], rotation=35, ha="right", fontsize=8)
-  n_bench = len(cols) - len(SUMMARY_KEYS)
-  if 0 < n_bench < len(cols):
-    ax.axvline(n_bench - 0.5, color="grey", lw=0.8, ls="--")
-  ax.set_ylabel("accuracy (%)")
-  ax.set_ylim(0, 100)
-  ax.set_title(title)
-  ax.legend(fontsize=7, loc="upper right")
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  values = {m: [None if r.get(c) is None else 100.0 * r[c] for c in cols]
+            for m, r in results.items()}
+  return plots.grouped_bars(values, [_title(c) for c in cols], path, title=title,
+                            ylabel="accuracy (%)", ymax=100,
+                            split_at=len(cols) - len(SUMMARY_KEYS))

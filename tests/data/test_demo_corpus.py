@@ -13,7 +13,8 @@ from spice_jax import data
 
 @pytest.fixture(scope="module")
 def gen():
-  path = os.path.join(data.demo_corpus_dir(), "generate.py")
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools",
+                      "demo_corpus.py")
   spec = importlib.util.spec_from_file_location("demo_corpus_generate", path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
@@ -44,6 +45,7 @@ def test_size_and_shape(shipped):
 
 
 def test_shipped_files_match_generator(gen, shipped, tmp_path):
+  assert os.path.samefile(gen.OUT_DIR, data.demo_corpus_dir())  # the tool writes the package data
   key = lambda d: d["id"]
   assert sorted(gen.documents(), key=key) == sorted(shipped, key=key)
   gen.write(str(tmp_path))  # byte-identical output (fixed seed, gzip mtime 0)

@@ -15,6 +15,8 @@ import tracemalloc
 import pytest
 from hypothesis import assume, given, settings, HealthCheck, strategies as st
 
+from spice_jax.spice import answers as A
+from spice_jax.spice import redact as R
 from spice_jax.spice import tasks as T
 from spice_jax.spice import verify as V
 
@@ -27,7 +29,7 @@ def _settings(n):
 
 REASONS = {"ok", "no_json", "no_task", "empty_question", "missing_options", "extra_options",
            "bad_key", "empty_answer", "answer_not_scalar", "bad_answer_type",
-           "answer_type_mismatch", "too_many_words"}
+           "answer_type_mismatch", "too_many_words", "answer_in_question"}
 PARSES = [("free_form", None), ("mcq", None), ("compact", None), ("compact", "mcq"),
           ("compact", "free_form")]
 
@@ -48,6 +50,8 @@ FRAGMENTS = [
     '{"suitable_for_mcq": ', ', "suitable_for_free_form": ', "1,024", "-0", "12.0", "1e999",
     "\ud800", "\udfff", "the document", "**", "#", ">", "_", "é", "∑", "\u2028", "\ufeff",
     "{}", "[]", '{"a":', "\\u00", "\\ud800", "Both", "A and C", "x", "7",
+    "answer: ", " answer", "Key - ", "(correct)", "\u2713", " is correct", "The answer is ",
+    "? Answer: 6", "Solution:", "(Correct: B)", "<- correct", "**correct**", "\u2717",
 ]
 # A fragment repeated 1..3000 times (long runs are what makes regexes backtrack).
 run = st.builds(lambda f, n: f * n, st.sampled_from(FRAGMENTS),
@@ -115,9 +119,13 @@ def _check_task(t, fmt):
   if not t.valid:
     return
   assert t.question.strip() and t.answer.strip()
-  assert t.kind in V.KINDS
-  # The Reasoner's question never carries an answer-revealing line (SPEC §2.4).
-  assert T._ANSWER_LINE_RE.search(t.question) is None, t.question
+  assert t.kind in A.KINDS
+  # The Reasoner's question never carries an answer line nor states the answer (SPEC §2.4).
+  assert R.strip_answer_lines(t.question) == t.question, t.question
+  if t.kind == "mcq":
+    assert not R.states_answer(t.question, [t.options["ABCD".index(t.answer)]], t.answer)
+  else:
+    assert not R.states_answer(t.question, [t.answer])
   if t.kind == "mcq":
     assert t.answer in "ABCD" and len(t.answer) == 1
     assert len(t.options) == 4 and all(o.strip() for o in t.options)
@@ -126,9 +134,9 @@ def _check_task(t, fmt):
   elif t.kind == "integer":
     assert re.fullmatch(r"-?(?:0|[1-9]\d*)", t.answer) and t.answer != "-0"
   elif t.kind == "expression":
-    assert T.looks_like_expression(t.answer)
+    assert A.looks_like_expression(t.answer)
   else:
-    assert 1 <= len(V.normalize_string(t.answer).split()) <= T.MAX_STRING_WORDS
+    assert 1 <= len(A.normalize_string(t.answer).split()) <= T.MAX_STRING_WORDS
 
 
 def _all_parsers(timed, text, parses=PARSES):
@@ -205,9 +213,9 @@ PROSE = st.text(st.characters(exclude_characters="{}\"\u201c\u201d\\", exclude_c
                 max_size=200)
 
 
-def _plain_question(q):
+def _plain_question(q, answers=()):
   return (not T._PLACEHOLDER_RE.match(q) and not T._QUESTION_PREFIX_RE.match(q)
-          and T._ANSWER_LINE_RE.search(q) is None)
+          and R.redact(q) == q and not R.states_answer(q, answers))
 
 
 @_settings(150)
@@ -215,7 +223,7 @@ def _plain_question(q):
        indent=st.sampled_from([None, 1, 4]))
 def test_round_trip_free_form(timed, q, n, pre, post, indent):
   timed.case("tasks/round_trip_free_form")
-  assume(_plain_question(q))
+  assume(_plain_question(q, [str(n), f"{n:,}"]))
   obj = {"question": q, "answer": n if n % 2 else f"{n:,}", "answer_type": "Integer"}
   text = pre + "\n```json\n" + json.dumps(obj, indent=indent) + "\n```\n" + post
   t = timed("tasks.parse[free_form]", T.parse, text, "free_form")
@@ -230,8 +238,8 @@ def test_round_trip_free_form(timed, q, n, pre, post, indent):
        pre=PROSE, layout=st.sampled_from(["lines", "inline", "list", "dict"]))
 def test_round_trip_mcq(timed, stem, opts, key, pre, layout):
   timed.case("tasks/round_trip_mcq")
-  assume(_plain_question(stem))
-  assume(all(T._ANSWER_TAIL_RE.search(o) is None for o in opts))
+  assume(_plain_question(stem, [opts["ABCD".index(key)]]))
+  assume(all(R.strip_option_marks(o) == o for o in opts))
   obj = {"multiple_choice_correct": key}
   if layout == "lines":
     obj["multiple_choice_question"] = stem + "\n" + "\n".join(
@@ -302,6 +310,18 @@ def _huge_inputs(n):
       "smart_quotes": '{\u201cquestion\u201d: \u201c' * (n // 15),
       "trailing_commas": '{"a": [1' + "," * n + "]}",
       "answer_lines": "Correct" + " " * n + "x\n" + "Correct answer: B\n" * 1000,
+      # the answer-key rule (spice.redact): labels, statements and marks by the thousand
+      "label_line": json.dumps({"question": "x answer: " * (n // 10) + "?", "answer": 6,
+                                "answer_type": "Integer"}),
+      "label_spaces": json.dumps({"question": "Q? answer" + " " * n + ": 6", "answer": 6,
+                                  "answer_type": "Integer"}),
+      "statements": json.dumps({"question": "the answer is 7 " * (n // 16), "answer": 7,
+                                "answer_type": "Integer"}),
+      "option_labels": json.dumps({"multiple_choice_question": "Q?\nA) " + "x answer " * (n // 9)
+                                   + "\nB) y\nC) z\nD) w", "multiple_choice_correct": "A"}),
+      "option_marks": json.dumps({"multiple_choice_question": "Q?\nA) a\nB) b\nC) c\nD) "
+                                  + "(correct) \u2713 " * (n // 12), "multiple_choice_correct": "A"}),
+      "mark_spaces": "Question: Q?\nA) a" + " " * n + "(correct)\nB) b\nC) c\nD) d\nAnswer: A",
   }
 
 
@@ -355,3 +375,97 @@ def test_no_code_execution(tmp_path, timed):
     tasks = T.parse_batch(texts, "free_form", pool=pool)
   assert len(tasks) == len(texts)
   assert not sentinel.exists()
+
+
+# A grammar of answer leaks: label x separator x key form x placement (SPEC §2.4).
+LABELS = ["answer", "Answer", "correct answer", "The correct option", "Key", "Solution",
+          "Final answer", "Right answer", "correct", "The answer", "ANSWER KEY", "Correct choice"]
+SEPS = [":", " -", " =", " is", " \u2014", ":**", " is option", ": option"]
+KEY_FORMS = ["{k}", "({k})", "{k})", "**{k}**", "{k}.", "[{k}]", "$\\text{{{k}}}$"]
+PLACES = ["after", "before", "after_d", "key_option"]
+
+
+@_settings(300)
+@given(stem=SAFE, opts=st.lists(OPTION.filter(lambda o: o[-1].isalnum()), min_size=4,
+                                max_size=4, unique=True),
+       key=st.sampled_from("ABCD"), label=st.sampled_from(LABELS), sep=st.sampled_from(SEPS),
+       form=st.sampled_from(KEY_FORMS), place=st.sampled_from(PLACES),
+       paren=st.booleans(), fmt=st.sampled_from(["mcq", "compact"]))
+def test_key_leaks_never_reach_the_reasoner(timed, stem, opts, key, label, sep, form, place,
+                                            paren, fmt):
+  """Whatever the phrasing, the question is exactly stem + options, or the task is rejected
+  with answer_in_question; never a valid task whose question names the key. (Options end in
+  a letter or digit: a separator right before a cut statement is dropped with it.)"""
+  timed.case("tasks/key_leaks")
+  stem = stem.rstrip(" ;,") + "?"
+  assume(_plain_question(stem, [opts["ABCD".index(key)]]))
+  assume(all(R.strip_option_marks(o) == o for o in opts))
+  leak = f"{label}{sep} {form.format(k=key)}"
+  if paren:
+    leak = f"({leak})"
+  lines = [f"{k}) {o}" for k, o in zip("ABCD", opts)]
+  if place == "after":
+    body = "\n".join([stem, *lines, leak])
+  elif place == "before":
+    body = "\n".join([stem, leak, *lines])
+  else:
+    i = 3 if place == "after_d" else "ABCD".index(key)
+    lines[i] += " " + leak
+    body = "\n".join([stem, *lines])
+  if fmt == "mcq":
+    text = json.dumps({"multiple_choice_question": body, "multiple_choice_correct": key})
+    t = timed("tasks.parse[mcq]", T.parse, text, "mcq")
+  else:
+    t = timed("tasks.parse[compact/mcq]", T.parse, f"Question: {body}\nAnswer: {key}",
+              "compact", expect="mcq")
+  clean = stem + "\n\n" + "\n".join(f"{k}) {o}" for k, o in zip("ABCD", opts))
+  if t.valid:
+    assert t.question == clean and t.answer == key, (body, t)
+  elif fmt == "mcq":
+    assert t.reason == "answer_in_question", (body, t)
+  # (compact: an "Answer:" leak line is the format's own answer field, so the task may also
+  # come out malformed, e.g. missing_options; it never reaches the Reasoner either way)
+
+
+REDACT_HUGE = {
+    "label_line": "x answer: " * (MB // 10) + "?",
+    "label_spaces": "Q? answer" + " " * MB + ": 6",
+    "statements": "the answer is 7 " * (MB // 16),
+    "lines": "Correct answer: B\nx\n" * (MB // 20),
+    "marks": "(correct) \u2713 " * (MB // 12),
+    "mark_spaces": "a" + " " * MB + "(correct)",
+    "stars": "*" * MB + "correct",
+    "dashes": "- " * (MB // 2) + "correct",
+    "brackets": "(" * MB,
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDACT_HUGE))
+def test_redact_bounded_time(timed, name):
+  """The answer-key rule is linear on ~1 MB inputs (the parsers only pass 64k chars)."""
+  timed.case("tasks/redact_huge")
+  text = REDACT_HUGE[name]
+  timed("redact.redact", R.redact, text)
+  timed("redact.strip_option_marks", R.strip_option_marks, text)
+  timed("redact.states_answer", R.states_answer, text, ["7", "x"], "B")
+
+
+@_settings(200)
+@given(q=SAFE, n=st.integers(-10**6, 10**6), label=st.sampled_from(LABELS),
+       sep=st.sampled_from([":", " -", " =", " is", " \u2014", ":**"]),
+       form=st.sampled_from(["{n}", "${n}$", "\\boxed{{{n}}}", "**{n}**", "{n}."]),
+       place=st.sampled_from(["suffix", "line", "paren"]), fmt=st.sampled_from(["free_form",
+                                                                              "compact"]))
+def test_gold_leaks_never_reach_the_reasoner(timed, q, n, label, sep, form, place, fmt):
+  """Free-form: the question is exactly the clean question, or answer_in_question."""
+  timed.case("tasks/gold_leaks")
+  q = q.rstrip(" ;,") + "?"
+  assume(_plain_question(q, [str(n)]))
+  leak = f"{label}{sep} {form.format(n=n)}"
+  body = {"suffix": f"{q} {leak}", "line": f"{q}\n{leak}", "paren": f"{q} ({leak})"}[place]
+  text = json.dumps({"question": body, "answer": n, "answer_type": "Integer"})
+  t = timed(f"tasks.parse[{fmt}]", T.parse, text, fmt)
+  if t.valid:
+    assert t.question == q and t.answer == str(n), (body, t)
+  else:
+    assert t.reason == "answer_in_question", (body, t)

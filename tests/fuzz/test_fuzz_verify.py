@@ -16,6 +16,7 @@ import pytest
 from hypothesis import assume, given, settings, HealthCheck, strategies as st
 
 from spice_jax.spice import verify as V
+from spice_jax.spice import answers as A
 
 
 def _settings(n):
@@ -118,7 +119,7 @@ def test_extraction_functions(timed, t):
     assert letter is None or (len(letter) == 1 and letter in letters)
     assert V.extract_letter(t, letters) == letter
   norm = timed("verify.normalize_string", V.normalize_string, t)
-  assert norm == norm.strip(V._EDGE_PUNCT) and "  " not in norm
+  assert norm == norm.strip(A._EDGE_PUNCT) and "  " not in norm
   assert V.normalize_string(t) == norm
   for kind in V.KINDS:
     c = timed("verify.canonical_answer", V.canonical_answer, t, kind)

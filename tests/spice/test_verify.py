@@ -1,4 +1,4 @@
-"""Tests for spice_jax.spice.verify: extraction, scoring of realistic Reasoner outputs, and
+"""Tests for spice_jax.spice.verify: scoring of realistic Reasoner outputs, and
 the hostile cases (code in a box, 10^6 nested braces, 5 MB answers, sympy hangs, killed
 workers)."""
 
@@ -23,72 +23,6 @@ def hard_pool():
   """One worker, no in-worker soft alarm: every runaway must be ended by the parent's kill."""
   with V.VerifierPool(1, timeout=2.0, soft_timeout=0) as p:
     yield p
-
-
-# ---------------------------------------------------------------------- extract_boxed
-
-@pytest.mark.parametrize("text,expected", [
-    ("The answer is \\boxed{42}.", "42"),
-    ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
-    ("first \\boxed{3} then on reflection \\boxed{5}", "5"),
-    ("\\boxed{\\left\\{1, 2\\right\\}}", "\\left\\{1, 2\\right\\}"),
-    ("\\boxed{a_{i}^{2}}", "a_{i}^{2}"),
-    ("\\boxed { 7 }", "7"),
-    ("\\fbox{C}", "C"),
-    ("so $\\boxed{x^{2}+1}$.", "x^{2}+1"),
-    ("\\boxed{\\boxed{1}}", "1"),
-    ("\\boxed{12} and a truncated \\boxed{1", "12"),
-    ("\\boxed{\\{}", "\\{"),
-    ("no box here, the answer is 12", None),
-    ("\\boxed{unclosed", None),
-    ("\\boxed", None),
-    ("", None),
-])
-def test_extract_boxed(text, expected):
-  assert V.extract_boxed(text) == expected
-
-
-def test_extract_boxed_million_nested_braces_is_bounded():
-  text = "\\boxed{" + "{" * 10**6 + "1" + "}" * 10**6 + "}"
-  t = time.perf_counter()
-  assert V.extract_boxed(text) is None  # the box starts outside the searched tail
-  # Inside the tail, deep nesting is matched in one linear pass.
-  deep = "\\boxed{" + "{" * 40_000 + "1" + "}" * 40_000 + "}"
-  assert V.extract_boxed(deep) == "{" * 40_000 + "1" + "}" * 40_000
-  # Many unclosed boxes: still one pass, not one per box.
-  assert V.extract_boxed("\\boxed{" * 12_000) is None
-  assert time.perf_counter() - t < 2.0
-
-
-# ---------------------------------------------------------------------- extract_letter
-
-@pytest.mark.parametrize("text,expected", [
-    ("B", "B"), ("(B)", "B"), ("B)", "B"), ("B.", "B"), ("[C]", "C"), ("B:", "B"),
-    ("B) 149,600,000 km", "B"), ("(B) 149,600,000 km", "B"), ("D. Nitrogen", "D"),
-    ("\\text{B}", "B"), ("\\textbf{(C)}", "C"), ("\\mathrm{A}", "A"), ("**B**", "B"),
-    ("Option B", "B"), ("option (d)", "D"), ("Answer: A", "A"), ("The answer is C", "C"),
-    ("b", "B"), ("(c)", "C"), ("B - 4 km", "B"), ("C is correct", "C"),
-    ("A and C", None), ("B, D", None), ("Both", None), ("A cat", None), ("149 km", None),
-    ("", None), ("E", None), ("AB", None), ("b is correct", None),
-])
-def test_extract_letter(text, expected):
-  assert V.extract_letter(text) == expected
-
-
-def test_extract_letter_ten_options():
-  assert V.extract_letter("(J)", letters=V.MCQ_LETTERS) == "J"
-  assert V.extract_letter("G) 12 N", letters=V.MCQ_LETTERS) == "G"
-  assert V.extract_letter("J", letters="ABCD") is None
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("\\text{Mitochondria}", "mitochondria"), ("  Charles   Darwin. ", "charles darwin"),
-    ("“Photosynthesis”", "photosynthesis"), ("\\textbf{\\text{Le Chatelier}}", "le chatelier"),
-    ("$\\text{NaCl}$", "nacl"), ("the Krebs cycle", "the krebs cycle"),
-    ("Ｐａｒｉｓ", "paris"), ("New\\ York", "new york"),
-])
-def test_normalize_string(text, expected):
-  assert V.normalize_string(text) == expected
 
 
 # ------------------------------------------------------- realistic Reasoner outputs
@@ -134,6 +68,15 @@ _INTEGER = [
     ("\\boxed{2^{100}}", "1267650600228229401496703205376", True),
     ("\\boxed{\\text{twelve}}", "12", False),
     ("\\boxed{45^\\circ}", "45", True),
+    # whitespace between digits is not a separator unless it groups thousands (defect 4)
+    ("\\boxed{2 3}", "23", False),
+    ("\\boxed{2\\,3}", "23", False),
+    ("\\boxed{12 3}", "123", False),
+    ("\\boxed{ 23 }", "23", True),
+    ("\\boxed{1,000}", "1000", True),
+    ("\\boxed{1\\,000}", "1000", True),
+    ("\\boxed{1 000}", "1000", True),
+    ("\\boxed{1{,}000}", "1000", True),
 ]
 
 _EXPRESSION = [
@@ -159,6 +102,8 @@ _EXPRESSION = [
     ("\\boxed{\\{2, 1\\}}", "\\{1,2\\}", True),
     ("\\boxed{x^3}", "x^2", False),
     ("\\boxed{\\frac{1}{0}}", "1", False),
+    ("\\boxed{2 3}", "23", False),
+    ("\\boxed{x + 1}", "x+1", True),
 ]
 
 _STRING = [
@@ -362,38 +307,6 @@ def test_closed_pool_refuses_work():
     with pytest.raises(ProcessLookupError):
       os.kill(pid, 0)
 
-
-# ---------------------------------------------------------------------- majority vote
-
-def test_majority_answer_math():
-  responses = ["\\boxed{0.5}", "so \\boxed{\\frac{1}{2}}", "\\boxed{1/2}", "\\boxed{3}",
-               "\\boxed{3}", "no answer", "\\boxed{ \\dfrac{2}{4} }"]
-  assert V.majority_answer(responses, "expression") == "0.5"
-  answer, agree = V.majority_vote(responses, "expression")
-  assert agree == [True, True, True, False, False, False, True]
-
-
-def test_majority_answer_mcq_string_ties_and_empty():
-  assert V.majority_answer(["\\boxed{B}", "\\boxed{(C)}", "\\boxed{C) 4 km}", "\\boxed{B}",
-                            "\\boxed{\\text{C}}"], "mcq") == "C"
-  assert V.majority_answer(["\\boxed{Paris}", "\\boxed{\\text{paris}}", "\\boxed{Lyon}"],
-                           "string") == "Paris"
-  assert V.majority_answer(["\\boxed{7}", "\\boxed{8}"], "integer") == "7"  # earliest wins
-  assert V.majority_answer(["\\boxed{1,000}", "\\boxed{1000}", "\\boxed{999}"],
-                           "integer") == "1,000"
-  assert V.majority_answer(["none", "\\boxed{}"], "integer") is None
-  assert V.majority_vote([], "mcq") == (None, [])
-
-
-def test_canonical_answer():
-  assert V.canonical_answer("\\frac{6}{8}", "expression") == "3/4"
-  assert V.canonical_answer("0.750", "expression") == "3/4"
-  assert V.canonical_answer("$-\\frac{1}{2}$", "expression") == "-1/2"
-  assert V.canonical_answer("\\left( x+1 \\right)^2", "expression") == "(x+1)^2"
-  assert V.canonical_answer("1,234", "integer") == "1234"
-  assert V.canonical_answer("\\frac{1}{0}", "expression") == "\\frac{1}{0}"
-  with pytest.raises(ValueError):
-    V.canonical_answer("1", "number")
 
 
 def test_worker_that_cannot_start_raises():

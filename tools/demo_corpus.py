@@ -1,6 +1,10 @@
 """Writes the bundled demo corpus: short, fact-dense documents on elementary maths and science.
 
-  python spice_jax/data/demo_corpus/generate.py     # rewrites demo_corpus/*.jsonl.gz
+  python tools/demo_corpus.py     # rewrites spice_jax/data/demo_corpus/*.jsonl.gz
+
+A tool, not part of the runtime package: the generated files are shipped as package data
+(`spice_jax.data.demo_corpus_dir()`), and tests/data/test_demo_corpus.py checks that this
+script reproduces them byte for byte and re-checks every arithmetic claim.
 
 Every number in a document is computed here (exact integer / Fraction arithmetic where
 possible, stated rounding otherwise), so the facts are right by construction; constants
@@ -22,7 +26,8 @@ from fractions import Fraction
 
 decimal.getcontext().prec = 50
 SEED = 20251028
-HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "spice_jax",
+                       "data", "demo_corpus")
 TOPICS = ("arithmetic", "algebra", "geometry", "units", "physics", "chemistry")
 PER_FAMILY = 5
 MIN_WORDS, MAX_WORDS = 100, 500
@@ -1454,7 +1459,7 @@ def documents() -> list[dict]:
   return docs
 
 
-def write(out_dir: str = HERE) -> list[str]:
+def write(out_dir: str = OUT_DIR) -> list[str]:
   docs = documents()
   paths = []
   for topic in TOPICS:
