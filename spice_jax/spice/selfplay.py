@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spice_jax.spice import answers as answers_lib
 from spice_jax.spice import credit as credit_lib
 from spice_jax.spice import prompts as prompts_lib
 from spice_jax.spice import report
@@ -304,7 +305,7 @@ class SelfPlay:
     tasks = [t for p in plays for t in p.tasks]
     if self.cfg.pseudo_labels == "majority":
       for t in tasks:
-        gold, agrees = verify_lib.majority_vote([a.sample.text for a in t.answers],
+        gold, agrees = answers_lib.majority_vote([a.sample.text for a in t.answers],
                                                 t.attempt.task.kind)
         t.gold = gold if gold is not None else ""
         for a, ok in zip(t.answers, agrees):
