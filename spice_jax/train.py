@@ -528,6 +528,10 @@ def main(argv):
     print(f"audit trail   : {os.path.join(workdir, 'audit', 'tasks.jsonl')}")
     print(f"plots         : {os.path.join(workdir, 'plots', 'curves.png')}\n")
     print(summary_table(workdir))
+  if jax.process_count() > 1:
+    # Leave the distributed service now, not from interpreter teardown (where the other
+    # processes may wait on atexit handlers past the shutdown barrier's deadline).
+    jax.distributed.shutdown()
 
 
 if __name__ == "__main__":
