@@ -23,6 +23,8 @@ from typing import Any
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from spice_jax.utils import fs
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (a .py file).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
@@ -36,8 +38,8 @@ class ConfigError(ValueError):
 
 def _model_source_ok(src: str) -> bool:
   from spice_jax import models
-  return src in models.PRESETS or os.path.isdir(src) or (src.endswith(".gguf")
-                                                         and os.path.isfile(src))
+  return src in models.PRESETS or fs.path(src).is_dir() or (src.endswith(".gguf")
+                                                             and fs.path(src).is_file())
 
 
 def validate(config) -> None:
@@ -96,7 +98,7 @@ def validate(config) -> None:
     need(c.build_demo or c.data_dir, "corpus.data_dir",
          "empty; build a corpus (python -m spice_jax.data.build_corpus) or set "
          "corpus.build_demo=True, or corpus.enabled=False for ungrounded self-play")
-    need(c.build_demo or os.path.isdir(c.data_dir), "corpus.data_dir",
+    need(c.build_demo or fs.path(c.data_dir).is_dir(), "corpus.data_dir",
          f"{c.data_dir!r} does not exist")
   from spice_jax import guard as guard_lib
   try:
@@ -105,7 +107,7 @@ def validate(config) -> None:
     raise ConfigError(f"config.guard: {e}") from e
   need(config.train.iterations >= 1, "train.iterations", "must be >= 1")
   if config.train.eval_every > 0:
-    need(os.path.isdir(config.train.eval_data_dir), "train.eval_data_dir",
+    need(fs.path(config.train.eval_data_dir).is_dir(), "train.eval_data_dir",
          f"{config.train.eval_data_dir!r} is not a directory (needed when train.eval_every > 0)")
   need(config.train.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
 
@@ -177,14 +179,13 @@ def _corpus_dir(config, workdir, tokenizer) -> str:
   from spice_jax.data import corpus as corpus_lib
   if not config.corpus.build_demo:
     return config.corpus.data_dir
-  out = os.path.join(workdir, "corpus")
-  marker = os.path.join(out, "BUILD_OK")
+  out = fs.join(workdir, "corpus")
+  marker = fs.path(out) / "BUILD_OK"
   import jax
-  if jax.process_index() == 0 and not os.path.exists(marker):
+  if jax.process_index() == 0 and not marker.exists():
     corpus_lib.build([data.demo_corpus_source()], out, tokenizer,
                               max_doc_tokens=config.corpus.max_doc_tokens)
-    with open(marker, "w") as f:
-      f.write("ok\n")
+    marker.write_text("ok\n")
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("demo_corpus_built")
@@ -212,10 +213,9 @@ def setup(config, workdir: str) -> Run:
                                           m.num_processes or None,
                                           m.process_id if m.process_id >= 0 else None)
   mesh = parallel.make_mesh(tuple(m.shape))
-  os.makedirs(workdir, exist_ok=True)
+  fs.path(workdir).mkdir(parents=True, exist_ok=True)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    (fs.path(workdir) / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   model = models.load(config.model.source, mesh=mesh, dtype=config.model.dtype,
                       seed=config.seed)
@@ -493,7 +493,7 @@ def train(config, workdir: str) -> dict:
 def summary_table(workdir: str) -> str:
   """A short Markdown table of a run's iterations (for the demo and the README)."""
   from spice_jax.utils import metrics as metrics_lib
-  recs = metrics_lib.read(os.path.join(workdir, "metrics.jsonl"))
+  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
   cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
           ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
           ("loss", "loss", "{:.4f}"), ("sample s", None, "{:.1f}"),
@@ -517,7 +517,8 @@ def main(argv):
   del argv
   if _CONFIG.value is None or not _WORKDIR.value:
     raise app.UsageError("--config and --workdir are required")
-  workdir = os.path.abspath(_WORKDIR.value)
+  workdir = _WORKDIR.value  # a URI (gs://...) stays one; a local path becomes absolute
+  workdir = os.path.abspath(workdir) if fs.is_local(workdir) else workdir
   try:
     train(_CONFIG.value, workdir)
   except ConfigError as e:
@@ -527,10 +528,10 @@ def main(argv):
   import jax
   if jax.process_index() == 0:
     print(f"\nrun directory : {workdir}")
-    print(f"checkpoints   : {os.path.join(workdir, 'checkpoints')}")
-    print(f"metrics       : {os.path.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
-    print(f"audit trail   : {os.path.join(workdir, 'audit', 'tasks.jsonl')}")
-    print(f"plots         : {os.path.join(workdir, 'plots', 'curves.png')}\n")
+    print(f"checkpoints   : {fs.join(workdir, 'checkpoints')}")
+    print(f"metrics       : {fs.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
+    print(f"audit trail   : {fs.join(workdir, 'audit', 'tasks.jsonl')}")
+    print(f"plots         : {fs.join(workdir, 'plots', 'curves.png')}\n")
     print(summary_table(workdir))
 
 
