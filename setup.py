@@ -16,4 +16,10 @@ setup(
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=requires,
+    # Accelerator builds of the same jax; gcsfs lets etils.epath (and so metrics, audit,
+    # plots, config) write to gs:// (orbax reaches gs:// through tensorstore by itself).
+    extras_require={
+        "tpu": ["jax[tpu]>=0.10.0,<0.11", "gcsfs>=2024.2"],
+        "cuda": ["jax[cuda12]>=0.10.0,<0.11", "gcsfs>=2024.2"],
+    },
 )
