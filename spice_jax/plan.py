@@ -24,17 +24,24 @@ from absl import app, flags
 from spice_jax.planning import hardware, memory, roofline
 from spice_jax.planning.workload import Assumptions, Workload, WorkloadError, from_config
 
-_CONFIG = flags.DEFINE_string("config", None, "Config file[:arg], as for spice_jax.train.")
-_ALL = flags.DEFINE_bool("all", False, "Plan every config in --experiments.")
-_EXPERIMENTS = flags.DEFINE_string("experiments", "experiments", "Directory of configs (--all).")
-_LAYOUT = flags.DEFINE_string("layout", "", "Hardware layout (overrides the config argument).")
-_CHIPS = flags.DEFINE_integer("chips", 1, "Devices when no layout is named.")
-_TEMPLATE = flags.DEFINE_integer("template_tokens", Assumptions.template_tokens,
-                                 "Challenger template tokens around the document.")
-_QUESTION = flags.DEFINE_integer("question_tokens", Assumptions.question_tokens,
-                                 "Reasoner prompt tokens.")
-_VERIFY = flags.DEFINE_float("verify_seconds", Assumptions.verify_seconds,
-                             "Host seconds per verified answer.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """Command-line flags (defined only when run as a program: train.py owns --config when
+  both modules are imported)."""
+  flags.DEFINE_string("config", None, "Config file[:arg], as for spice_jax.train.")
+  flags.DEFINE_bool("all", False, "Plan every config in --experiments.")
+  flags.DEFINE_string("experiments", "experiments", "Directory of configs (--all).")
+  flags.DEFINE_string("layout", "", "Hardware layout (overrides the config argument).")
+  flags.DEFINE_integer("chips", 1, "Devices when no layout is named.")
+  flags.DEFINE_integer("template_tokens", Assumptions.template_tokens,
+                       "Challenger template tokens around the document.")
+  flags.DEFINE_integer("question_tokens", Assumptions.question_tokens,
+                       "Reasoner prompt tokens.")
+  flags.DEFINE_float("verify_seconds", Assumptions.verify_seconds,
+                     "Host seconds per verified answer.")
+
 
 GB = 1e9
 # The paper runs on the layouts of experiments/README.md; ablations on the reference layout.
@@ -89,7 +96,7 @@ def make_plan(config, name: str, layout: hardware.Layout | None, chips: int,
   n = layout.chips if layout else chips
   w = from_config(config, n, assume)
   times = {c.name: roofline.iteration_times(w, c, assume) for c in hardware.chips().values()}
-  return Plan(name, layout, n, w, memory.update_memory(w),
+  return Plan(name, layout, w.chips, w, memory.update_memory(w),
               tuple(memory.sampler_memory(w, c) for c in w.calls), times, assume)
 
 
@@ -203,10 +210,10 @@ def render(plan: Plan) -> str:
   return "\n".join(L)
 
 
-def plan_spec(spec: str, assume: Assumptions) -> str:
+def plan_spec(spec: str, assume: Assumptions, layout_name: str = "", chips: int = 1) -> str:
   config, arg = load_config(spec)
-  layout = hardware.layout(_LAYOUT.value) if _LAYOUT.value else hardware.find_layout(arg)
-  return render(make_plan(config, spec, layout, _CHIPS.value, assume))
+  layout = hardware.layout(layout_name) if layout_name else hardware.find_layout(arg)
+  return render(make_plan(config, spec, layout, chips, assume))
 
 
 def all_specs(directory: str) -> list[str]:
@@ -225,17 +232,19 @@ def all_specs(directory: str) -> list[str]:
 
 def main(argv):
   del argv
-  assume = Assumptions(template_tokens=_TEMPLATE.value, question_tokens=_QUESTION.value,
-                       verify_seconds=_VERIFY.value)
-  specs = all_specs(_EXPERIMENTS.value) if _ALL.value else [_CONFIG.value]
+  f = FLAGS
+  assume = Assumptions(template_tokens=f.template_tokens, question_tokens=f.question_tokens,
+                       verify_seconds=f.verify_seconds)
+  specs = all_specs(f.experiments) if f.all else [f.config]
   if not specs or specs == [None]:
     raise app.UsageError("give --config=FILE[:ARG] or --all")
   for spec in specs:
     try:
-      print(plan_spec(spec, assume) + "\n")
+      print(plan_spec(spec, assume, f.layout, f.chips) + "\n")
     except (PlanError, WorkloadError, hardware.HardwareError) as e:
       print(f"== {spec}: cannot plan: {e}\n")
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

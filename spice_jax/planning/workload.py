@@ -117,8 +117,11 @@ def _calls(role, rows, copies, prompt, new, sampler_batch, shards) -> SamplerCal
 def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Workload:
   """The iteration of `config` on `chips` devices (the mesh's -1 filled)."""
   cfg = model_config(config)
+  shape = tuple(int(x) for x in config.mesh.shape)
+  if -1 not in shape and 0 < math.prod(shape) < chips:  # as make_mesh: the first devices
+    chips = math.prod(shape)
   try:
-    mesh = mesh_lib.resolve_shape(tuple(config.mesh.shape), chips)
+    mesh = mesh_lib.resolve_shape(shape, chips)
   except mesh_lib.MeshError as e:
     raise WorkloadError(f"config.mesh.shape on {chips} chips: {e}") from e
   dtype = config.model.dtype
