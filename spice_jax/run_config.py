@@ -9,13 +9,12 @@ Unknown fields anywhere raise `ConfigError` naming the nearest known field.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 from spice_jax import guard as guard_lib
 from spice_jax.rl.config import RLConfig
 from spice_jax.spice.config import FIXED_CHALLENGERS, SpiceConfig
-from spice_jax.utils import configs
+from spice_jax.utils import configs, fs
 from spice_jax.utils.configs import ConfigError
 
 DTYPES = ("float32", "bfloat16")
@@ -25,8 +24,8 @@ SAMPLING = ("global", "host_local")
 def model_source_ok(src: str) -> bool:
   """A preset name, an existing directory (HF checkpoint or run dir) or a .gguf file."""
   from spice_jax import models
-  return src in models.PRESETS or os.path.isdir(src) or (src.endswith(".gguf")
-                                                         and os.path.isfile(src))
+  return src in models.PRESETS or fs.path(src).is_dir() or (src.endswith(".gguf")
+                                                             and fs.path(src).is_file())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +71,7 @@ class CorpusSection:
     configs.need(self.build_demo or self.data_dir, "corpus.data_dir",
                  "empty; build a corpus (python -m spice_jax.data.build_corpus) or set "
                  "corpus.build_demo=True, or corpus.enabled=False for ungrounded self-play")
-    configs.need(self.build_demo or os.path.isdir(self.data_dir), "corpus.data_dir",
+    configs.need(self.build_demo or fs.path(self.data_dir).is_dir(), "corpus.data_dir",
                  f"{self.data_dir!r} does not exist")
     configs.need(self.max_doc_tokens >= 1, "corpus.max_doc_tokens", "must be >= 1")
 
@@ -101,7 +100,7 @@ class TrainSection:
     configs.need(self.sampler_batch >= 1, "train.sampler_batch", "must be >= 1")
     configs.one_of(self.sampling, SAMPLING, "train.sampling")
     if self.eval_every > 0:
-      configs.need(os.path.isdir(self.eval_data_dir), "train.eval_data_dir",
+      configs.need(fs.path(self.eval_data_dir).is_dir(), "train.eval_data_dir",
                    f"{self.eval_data_dir!r} is not a directory (needed when "
                    "train.eval_every > 0)")
 

@@ -44,8 +44,9 @@ from spice_jax.spice import verify as verify_lib
 from spice_jax.utils import audit as audit_lib
 from spice_jax.utils import checkpointing, cli
 from spice_jax.utils import metrics as metrics_lib
-from spice_jax.utils import plots
+from spice_jax.utils import fs, plots
 from spice_jax import eval as eval_lib
+
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (a .py file).",
                                           lock_config=True)
@@ -133,13 +134,12 @@ class Run:
 def _corpus_dir(config: RunConfig, workdir, tokenizer) -> str:
   if not config.corpus.build_demo:
     return config.corpus.data_dir
-  out = os.path.join(workdir, "corpus")
-  marker = os.path.join(out, "BUILD_OK")
-  if jax.process_index() == 0 and not os.path.exists(marker):
+  out = fs.join(workdir, "corpus")
+  marker = fs.path(out) / "BUILD_OK"
+  if jax.process_index() == 0 and not marker.exists():
     corpus_lib.build([data.demo_corpus_source()], out, tokenizer,
                               max_doc_tokens=config.corpus.max_doc_tokens)
-    with open(marker, "w") as f:
-      f.write("ok\n")
+    marker.write_text("ok\n")
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("demo_corpus_built")
@@ -155,10 +155,9 @@ def setup(config, workdir: str) -> Run:
                                           m.num_processes or None,
                                           m.process_id if m.process_id >= 0 else None)
   mesh = parallel.make_mesh(m.shape)
-  os.makedirs(workdir, exist_ok=True)
+  fs.path(workdir).mkdir(parents=True, exist_ok=True)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json_best_effort(indent=2))
+    (fs.path(workdir) / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   dtype = rc.model.dtype
   model = models.load(rc.model.source, mesh=mesh, dtype=dtype, seed=rc.seed)
@@ -490,7 +489,7 @@ def train(config, workdir: str) -> dict:
 
 def summary_table(workdir: str) -> str:
   """A short Markdown table of a run's iterations (for the demo and the README)."""
-  recs = metrics_lib.read(os.path.join(workdir, "metrics.jsonl"))
+  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
   cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
           ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
           ("loss", "loss", "{:.4f}"), ("sample s", None, "{:.1f}"),
@@ -514,7 +513,8 @@ def main(argv):
   del argv
   if _CONFIG.value is None or not _WORKDIR.value:
     raise app.UsageError("--config and --workdir are required")
-  workdir = os.path.abspath(_WORKDIR.value)
+  workdir = _WORKDIR.value  # a URI (gs://...) stays one; a local path becomes absolute
+  workdir = os.path.abspath(workdir) if fs.is_local(workdir) else workdir
   try:
     train(_CONFIG.value, workdir)
   except ConfigError as e:
@@ -523,10 +523,10 @@ def main(argv):
     sys.exit(2)
   if jax.process_index() == 0:
     print(f"\nrun directory : {workdir}")
-    print(f"checkpoints   : {os.path.join(workdir, 'checkpoints')}")
-    print(f"metrics       : {os.path.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
-    print(f"audit trail   : {os.path.join(workdir, 'audit', 'tasks.jsonl')}")
-    print(f"plots         : {os.path.join(workdir, 'plots', 'curves.png')}\n")
+    print(f"checkpoints   : {fs.join(workdir, 'checkpoints')}")
+    print(f"metrics       : {fs.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
+    print(f"audit trail   : {fs.join(workdir, 'audit', 'tasks.jsonl')}")
+    print(f"plots         : {fs.join(workdir, 'plots', 'curves.png')}\n")
     print(summary_table(workdir))
   if jax.process_count() > 1:
     # Leave the distributed service now, not from interpreter teardown (where the other

@@ -31,6 +31,7 @@ import sys
 from absl import app, flags
 
 from spice_jax.data import corpus as corpus_lib
+from spice_jax.utils import fs
 
 
 
@@ -94,8 +95,7 @@ def load_source_config(value: str) -> corpus_lib.SourceSpec:
   if not sep or not root:
     raise corpus_lib.CorpusError(f"--source_config={value!r}: expected CONFIG.json@ROOT")
   try:
-    with open(path) as f:
-      cfg = json.load(f)
+    cfg = json.loads(fs.path(path).read_text())
   except (OSError, json.JSONDecodeError) as e:
     raise corpus_lib.CorpusError(f"{path}: cannot read source config ({e})") from e
   cfg = {k: v for k, v in cfg.items() if not k.startswith("_")}  # "_comment" etc.

@@ -16,6 +16,7 @@ from spice_jax import parallel
 from spice_jax.models import presets, tokenizer as tokenizer_lib, weights
 from spice_jax.models.config import ModelConfig, ModelConfigError, read_hf_config
 from spice_jax.models.transformer import Transformer
+from spice_jax.utils import fs
 
 EMBEDDED = "smollm2-135m-instruct"
 _EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -118,8 +119,36 @@ def _from_reader(cfg, read, mesh, source):
   return weights.place(cfg, abstract, shard, read, source)
 
 
+def local_source(source: str) -> str:
+  """A model source readable from the local disk.
+
+  A URI (gs://bucket/Qwen3-4B-Base, a .gguf object, ...) is copied once through
+  `etils.epath` into $SPICE_JAX_CACHE (default ~/.cache/spice_jax)/models/<bucket path>
+  (the weights are memory-mapped, which needs a local file); other sources are returned
+  unchanged. A directory copy skips files already there with the same size.
+  """
+  if fs.is_local(source):
+    return source
+  src = fs.path(source)
+  if not src.exists():
+    raise FileNotFoundError(f"{source}: model source not found")
+  root = os.environ.get("SPICE_JAX_CACHE", os.path.expanduser("~/.cache/spice_jax"))
+  dst = os.path.join(root, "models", source.replace("://", "/", 1).rstrip("/"))
+  files = [src] if not src.is_dir() else [f for f in src.iterdir() if not f.is_dir()]
+  os.makedirs(dst if src.is_dir() else os.path.dirname(dst), exist_ok=True)
+  for f in files:
+    out = os.path.join(dst, f.name) if src.is_dir() else dst
+    if not (os.path.exists(out) and os.path.getsize(out) == f.stat().length):
+      with f.open("rb") as r, open(out + ".part", "wb") as w:
+        while chunk := r.read(1 << 24):
+          w.write(chunk)
+      os.replace(out + ".part", out)
+  return dst
+
+
 def describe(source: str) -> tuple[ModelConfig, tokenizer_lib.Tokenizer | None]:
   """(architecture, tokenizer) of a model source without reading or creating weights."""
+  source = local_source(source)
   if source == EMBEDDED:
     source = embedded_gguf_path()
   if source.endswith(".gguf"):
@@ -150,6 +179,7 @@ def load(source: str, *, mesh=None, dtype: str = "float32", seed: int = 0) -> Mo
   if dtype not in DTYPES:
     raise ModelConfigError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
   mesh = mesh or parallel.make_mesh((-1, 1, 1))
+  source = local_source(source)
   if source == EMBEDDED:
     source = embedded_gguf_path()
   if source.endswith(".gguf"):

@@ -9,11 +9,11 @@ resumes. Records carry the iteration `step`, so a resumed run truncates what it 
 from __future__ import annotations
 
 import json
-import os
 from typing import Iterable, Mapping
 
 import jax
 
+from spice_jax.utils import fs
 from spice_jax.utils.metrics import _jsonable, truncate_jsonl
 
 
@@ -21,12 +21,12 @@ class AuditTrail:
 
   def __init__(self, workdir: str):
     self.enabled = jax.process_index() == 0
-    self.dir = os.path.join(workdir, "audit")
+    self.dir = fs.join(workdir, "audit")
     if self.enabled:
-      os.makedirs(self.dir, exist_ok=True)
+      fs.path(self.dir).mkdir(parents=True, exist_ok=True)
 
   def _path(self, name):
-    return os.path.join(self.dir, f"{name}.jsonl")
+    return fs.join(self.dir, f"{name}.jsonl")
 
   def truncate_after(self, step: int, names=("tasks", "events")) -> None:
     """Drops records of iterations after `step` (that a resumed run will redo)."""
@@ -42,9 +42,7 @@ class AuditTrail:
              for r in records]
     path = self._path(name)
     try:
-      with open(path, "a") as f:
-        f.writelines(lines)
-        f.flush()
+      fs.append_lines(path, lines)
     except OSError as e:
       raise OSError(e.errno, f"cannot append the audit trail {path}: {e.strerror}") from e
 

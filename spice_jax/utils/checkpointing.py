@@ -17,6 +17,8 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
+from spice_jax.utils import fs
+
 GOOD_FILE = "good_steps.json"
 
 
@@ -32,7 +34,8 @@ class Checkpointer:
 
   def __init__(self, directory: str, *, max_to_keep: int = 3, keep_period: int | None = None,
                async_save: bool = True):
-    self.directory = os.path.abspath(directory)
+    # Local paths absolute (orbax wants them so); URIs (gs://...) as given.
+    self.directory = os.path.abspath(directory) if fs.is_local(directory) else str(directory)
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(
@@ -91,11 +94,11 @@ class Checkpointer:
     if jax.process_index() == 0:
       for s in self.steps():
         if s > step:
-          src = os.path.join(self.directory, str(s))
+          src = fs.join(self.directory, str(s))
           n = 0
-          while os.path.exists(f"{src}.{why}-{n}"):
+          while fs.path(f"{src}.{why}-{n}").exists():
             n += 1
-          os.replace(src, f"{src}.{why}-{n}")
+          fs.path(src).rename(f"{src}.{why}-{n}")
           moved.append(f"{src}.{why}-{n}")
           logging.warning("checkpoint %s set aside as %s.%s-%d", src, src, why, n)
     if jax.process_count() > 1:
@@ -106,12 +109,11 @@ class Checkpointer:
 
   # ---------------------------------------------------------------- good marks
   def _good_path(self):
-    return os.path.join(self.directory, GOOD_FILE)
+    return fs.join(self.directory, GOOD_FILE)
 
   def good_steps(self) -> list[int]:
     try:
-      with open(self._good_path()) as f:
-        return sorted(int(s) for s in json.load(f))
+      return sorted(int(s) for s in json.loads(fs.path(self._good_path()).read_text()))
     except (FileNotFoundError, json.JSONDecodeError, ValueError):
       return []
 
@@ -119,10 +121,7 @@ class Checkpointer:
     if jax.process_index() != 0:
       return
     good = sorted(set(self.good_steps()) | {int(step)})
-    tmp = self._good_path() + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(good, f)
-    os.replace(tmp, self._good_path())
+    fs.write_text_atomic(self._good_path(), json.dumps(good))
 
   def close(self):
     self.manager.wait_until_finished()
@@ -130,20 +129,20 @@ class Checkpointer:
 
 
 def checkpoint_dir(workdir: str) -> str:
-  return os.path.join(workdir, "checkpoints")
+  return fs.join(workdir, "checkpoints")
 
 
 def read_meta(workdir_or_ckpt: str, step: int | None = None) -> tuple[int, dict, str]:
   """(step, meta, checkpoint root) of the newest (or given) step, without touching arrays."""
-  root = workdir_or_ckpt
-  if os.path.isdir(os.path.join(root, "checkpoints")):
-    root = os.path.join(root, "checkpoints")
-  steps = sorted(int(d) for d in os.listdir(root) if d.isdigit()) if os.path.isdir(root) else []
+  root = fs.path(workdir_or_ckpt)
+  if (root / "checkpoints").is_dir():
+    root = root / "checkpoints"
+  steps = sorted(int(d.name) for d in root.iterdir() if d.name.isdigit()) if root.is_dir() else []
   if not steps:
     raise FileNotFoundError(f"{workdir_or_ckpt}: no checkpoints found")
   step = steps[-1] if step is None else step
-  with open(os.path.join(root, str(step), "meta", "metadata")) as f:
-    return step, json.load(f), root
+  meta = json.loads((root / str(step) / "meta" / "metadata").read_text())
+  return step, meta, os.fspath(root)
 
 
 def load_params(workdir_or_ckpt: str, step: int | None = None, *, mesh=None):

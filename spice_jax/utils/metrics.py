@@ -16,6 +16,8 @@ import jax
 import numpy as np
 from absl import logging
 
+from spice_jax.utils import fs
+
 
 def _scalar(v):
   if isinstance(v, (np.generic, np.ndarray)) and np.ndim(v) == 0:
@@ -40,25 +42,26 @@ def _jsonable(v):
 
 def truncate_jsonl(path: str, keep) -> int:
   """Rewrites `path` keeping only records for which keep(record) is true. Returns #dropped."""
-  if not os.path.exists(path):
+  if not fs.path(path).exists():
     return 0
   kept, dropped = [], 0
-  with open(path) as f:
-    for line in f:
-      try:
-        rec = json.loads(line)
-      except json.JSONDecodeError:
-        dropped += 1  # a torn last line from a killed run
-        continue
-      if keep(rec):
-        kept.append(line if line.endswith("\n") else line + "\n")
-      else:
-        dropped += 1
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.writelines(kept)
-  os.replace(tmp, path)
+  for line in fs.read_lines(path):
+    try:
+      rec = json.loads(line)
+    except json.JSONDecodeError:
+      dropped += 1  # a torn last line from a killed run
+      continue
+    if keep(rec):
+      kept.append(line if line.endswith("\n") else line + "\n")
+    else:
+      dropped += 1
+  fs.write_text_atomic(path, "".join(kept))
   return dropped
+
+
+# TensorBoard event files: tensorboardX writes local paths and (with its cloud extras)
+# gs:// and s3://; other filesystems get metrics.jsonl only.
+_TB_SCHEMES = ("gs://", "s3://")
 
 
 class MetricsWriter:
@@ -66,13 +69,17 @@ class MetricsWriter:
 
   def __init__(self, workdir: str, *, tensorboard: bool = True):
     self.enabled = jax.process_index() == 0
-    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.path = fs.join(workdir, "metrics.jsonl")
     self._tb = None
     if self.enabled:
-      os.makedirs(workdir, exist_ok=True)
-      if tensorboard:
+      fs.path(workdir).mkdir(parents=True, exist_ok=True)
+      tb_ok = fs.is_local(workdir) or os.fspath(workdir).startswith(_TB_SCHEMES)
+      if tensorboard and not tb_ok:
+        logging.warning("%s: no TensorBoard events on this filesystem (metrics.jsonl only)",
+                        workdir)
+      elif tensorboard:
         from tensorboardX import SummaryWriter
-        self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+        self._tb = SummaryWriter(fs.join(workdir, "tensorboard"))
 
   def truncate_after(self, step: int) -> int:
     if not self.enabled:
@@ -86,9 +93,7 @@ class MetricsWriter:
     rec.update({k: _jsonable(v) for k, v in metrics.items()})
     line = json.dumps(rec, sort_keys=True)
     try:
-      with open(self.path, "a") as f:
-        f.write(line + "\n")
-        f.flush()
+      fs.append_lines(self.path, [line + "\n"])
     except OSError as e:
       raise OSError(e.errno, f"cannot append metrics to {self.path}: {e.strerror}") from e
     if self._tb is not None:
@@ -105,12 +110,9 @@ class MetricsWriter:
 
 def read(path: str) -> list[dict]:
   out = []
-  if not os.path.exists(path):
-    return out
-  with open(path) as f:
-    for line in f:
-      try:
-        out.append(json.loads(line))
-      except json.JSONDecodeError:
-        logging.warning("%s: skipping a malformed line", path)
+  for line in fs.read_lines(path):
+    try:
+      out.append(json.loads(line))
+    except json.JSONDecodeError:
+      logging.warning("%s: skipping a malformed line", path)
   return out

@@ -1,0 +1,1 @@
+"""Capacity planning: hardware facts, the iteration's workload, memory and roofline models."""

@@ -1,0 +1,194 @@
+"""Per-chip memory of one iteration: the train state, the update's peak, the sampler's peak.
+
+Parameter bytes per chip are exact: the real parameter tree (`models.abstract_params`) laid
+out with the real sharding rules (`parallel.shardings`) on an abstract mesh of the workload's
+shape. Everything else is a model of the jitted programs, term by term:
+
+Update (`rl/update.py`, one micro-batch of r = microbatch / (data * fsdp) rows per chip):
+  * state: f32 params, Adam mu and nu (2x params), f32 reference copy when kl_beta > 0;
+  * gradients: f32, sharded like the params (a second buffer when micro-batches accumulate);
+  * activations with remat: the scan's carry per layer [r, T, D] (compute dtype) and a
+    stacked f32 copy of the layer params, plus the larger of
+      - one layer's backward: attention is materialised (no flash attention), so the
+        scores s, probabilities p, dp and ds [r, H, T, T] f32 and one [r, H, T, T] bool
+        select mask (17 bytes per score), the [r, T, T] mask, and the layer's f32
+        internals [r, T, 3D + (H + 2KVH) Dh + 3F];
+      - the vocabulary projection of one T-chunk c: logits, softmax and their gradient
+        [r, c, V] f32;
+    and with FSDP (fsdp > 1) the all-gathered weights of one layer, forward and backward.
+Sampler (`sampling/sampler.py`, b = batch / (data * fsdp) rows per chip):
+  * the inference weights: fused q|k|v and gate|up copies (and every matrix when the
+    compute dtype is not f32; the transposed embedding when tied);
+  * KV cache L x b x KVH x Dh x S x 2 in the cache dtype. With several decode phases the
+    cache grows P + Nb/4 -> P + Nb/2 -> P + Nb and is not donated: the input, the
+    next-to-last and the last cache are counted (an upper bound of XLA's reuse);
+  * prefill of u distinct prompts per chip: the [u, P, P] f32 bias and bool mask, the
+    layer's f32 activations [u, P, 2D + (H + 2KVH) Dh + 2F], one attention piece
+    [u, H, 256, P] f32 (scores and probabilities).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+from jax.sharding import AbstractMesh, AxisType
+
+from spice_jax import parallel
+from spice_jax.models import model as model_lib
+from spice_jax.models.config import ModelConfig
+from spice_jax.planning.workload import SamplerCall, Workload
+from spice_jax.rl import loss as loss_lib
+
+SCORE_BYTES = 4 * 4 + 1  # s, p, dp, ds in f32 + one bool select mask per attention score
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamBytes:
+  """f32 bytes per chip: all params, the per-layer blocks, the leaves the sampler copies."""
+  total: int
+  layers: int
+  fused: int       # q, k, v, gate, up
+  embed: int
+  layer_full: int  # one layer's params unsharded over fsdp (f32 bytes, divided by tensor)
+
+
+@functools.lru_cache(maxsize=64)
+def param_bytes(cfg: ModelConfig, mesh: tuple[int, int, int]) -> ParamBytes:
+  """Exact per-chip bytes from the real param tree and sharding rules (cached)."""
+  amesh = AbstractMesh(tuple(mesh), parallel.AXES, axis_types=(AxisType.Auto,) * 3)
+  boxed = model_lib.abstract_params(cfg)
+  shard = parallel.unbox(parallel.shardings(boxed, amesh))
+  shapes = parallel.unbox(boxed)
+  total = layers = fused = embed = 0
+  for (path, x), sh in zip(jax.tree_util.tree_leaves_with_path(shapes), jax.tree.leaves(shard)):
+    keys = [getattr(k, "key", str(k)) for k in path]
+    n = 4 * math.prod(sh.shard_shape(x.shape))
+    total += n
+    if keys[0].startswith("layers_"):
+      layers += n
+      if keys[-1] in ("q", "k", "v", "gate", "up"):
+        fused += n
+    elif keys[0] == "embed":
+      embed += n
+  per_layer = 4 * sum(math.prod(x.shape) for x in jax.tree.leaves(shapes["layers_0"]))
+  return ParamBytes(total, layers, fused, embed, per_layer // mesh[2])
+
+
+def _heads(n: int, tensor: int) -> int:
+  """Heads per chip: the 'tensor' axis splits them when it divides (else replicated)."""
+  return n // tensor if n % tensor == 0 else n
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdateMemory:
+  params: int
+  opt_state: int
+  ref_params: int
+  frozen_copy: int
+  gradients: int
+  batch: int
+  activations: int
+
+  @property
+  def state(self) -> int:
+    return self.params + self.opt_state + self.ref_params + self.frozen_copy
+
+  @property
+  def working(self) -> int:
+    return self.gradients + self.batch + self.activations
+
+  @property
+  def total(self) -> int:
+    return self.state + self.working
+
+
+def update_memory(w: Workload) -> UpdateMemory:
+  cfg, u, (_, fsdp, tp) = w.model, w.update, w.mesh
+  pb = param_bytes(cfg, w.mesh)
+  r = max(1, u.microbatch // w.batch_shards)
+  T, D, F, Dh = u.T, cfg.d_model, cfg.mlp_dim, cfg.head_dim
+  H, KV = _heads(cfg.n_heads, tp), _heads(cfg.n_kv_heads, tp)
+  attention = (r * H * T * T * SCORE_BYTES + r * T * T
+               + 4 * r * T * (3 * D + (H + 2 * KV) * Dh + 3 * F // tp))
+  c = loss_lib.pick_chunk(u.microbatch, T, cfg.vocab_size)
+  logits = 3 * 4 * r * c * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
+  carries = cfg.n_layers * r * T * D * (w.compute_bytes if w.remat else 0)
+  if not w.remat:  # every layer's internals stay alive for the backward pass
+    attention *= cfg.n_layers
+  gathered = 2 * pb.layer_full * w.compute_bytes // 4 if fsdp > 1 else 0
+  rows_chip = u.rows // w.batch_shards
+  accum = pb.total if u.microbatch < u.minibatch else 0
+  return UpdateMemory(
+      params=pb.total, opt_state=2 * pb.total, ref_params=pb.total if w.ref_params else 0,
+      frozen_copy=pb.total if w.frozen_challenger else 0, gradients=pb.total + accum,
+      batch=rows_chip * T * 20,  # tokens, positions, targets (i32), loss_mask, old_logprobs
+      activations=carries + pb.layers + max(attention, logits) + gathered)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerMemory:
+  """Working bytes per chip of one sampler call (besides the f32 params it reads)."""
+  call: str
+  weights: int
+  prefill_cache: int   # the first phase's cache (+ the distinct prompts' cache when shared)
+  prefill_work: int
+  decode_cache: int    # caches alive in the decode program
+  decode_work: int
+
+  @property
+  def prefill(self) -> int:
+    return self.weights + self.prefill_cache + self.prefill_work
+
+  @property
+  def decode(self) -> int:
+    return self.weights + self.decode_cache + self.decode_work
+
+  @property
+  def working(self) -> int:
+    return max(self.prefill, self.decode)
+
+
+def cache_bytes(w: Workload, rows_chip: int, slots: int) -> int:
+  cfg = w.model
+  return (cfg.n_layers * rows_chip * _heads(cfg.n_kv_heads, w.mesh[2]) * cfg.head_dim * slots
+          * 2 * w.cache_bytes)
+
+
+def decode_slots(call: SamplerCall, phases: int) -> list[int]:
+  """Cache slots of each decode phase (as `Sampler.phases`)."""
+  n = phases if call.new >= 64 else 1
+  return [call.prompt + (call.new >> (n - 1 - j)) for j in range(n)]
+
+
+def prefill_score_area(P: int) -> int:
+  """Sum over the query chunks of `forward._attend_prompt` of (queries held x keys read):
+  XLA keeps one piece of every chunk of a layer alive at once."""
+  unit = 64 if P % 64 == 0 else P
+  n = max(d for d in range(1, min(P // unit, 8) + 1) if (P // unit) % d == 0)
+  C = P // n
+  sub = unit * max(d for d in range(1, min(C // unit, max(1, 256 // unit)) + 1)
+                   if (C // unit) % d == 0)
+  return sum(sub * C * (c + 1) for c in range(n))
+
+
+def sampler_memory(w: Workload, call: SamplerCall) -> SamplerMemory:
+  cfg, tp = w.model, w.mesh[2]
+  pb = param_bytes(cfg, w.mesh)
+  tied = pb.embed if cfg.tie_embeddings else 0
+  weights = pb.fused + tied if w.compute_bytes == 4 else (pb.total + pb.fused + tied) // 2
+  b = call.batch // w.batch_shards
+  u = max(1, call.unique // w.batch_shards)
+  slots = decode_slots(call, w.decode_phases)
+  kept = sorted({0, len(slots) - 2, len(slots) - 1} if len(slots) > 1 else {0})
+  P, D, F, Dh = call.prompt, cfg.d_model, cfg.mlp_dim, cfg.head_dim
+  H, KV = _heads(cfg.n_heads, tp), _heads(cfg.n_kv_heads, tp)
+  shared = cache_bytes(w, u, slots[0]) if call.unique < call.batch else 0
+  prefill = (5 * u * P * P + 4 * u * P * (2 * D + (H + 2 * KV) * Dh + 2 * F // tp)
+             + 2 * 4 * u * H * prefill_score_area(P))
+  return SamplerMemory(
+      call.role, weights, prefill_cache=cache_bytes(w, b, slots[0]) + shared,
+      prefill_work=prefill, decode_cache=sum(cache_bytes(w, b, slots[i]) for i in kept),
+      decode_work=b * call.new * 12 + 4 * 4 * b * cfg.vocab_size)
