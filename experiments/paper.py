@@ -2,7 +2,7 @@
 
 Hardware layouts (mesh = ('data', 'fsdp', 'tensor')):
   v5p-64   : 32 chips (64 TensorCores as 32 devices), FSDP over all chips.
-  v6e-64   : 64 chips, 16 GB HBM each: FSDP 16 x data 4.
+  v6e-64   : 64 chips, 32 GB HBM each: FSDP 16 x data 4.
   h100x8   : one 8x H100 80 GB node: FSDP over 8 GPUs.
 """
 

@@ -8,9 +8,9 @@ matplotlib is imported lazily (Agg backend), so importing this module is cheap.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Mapping, Sequence
 
+from spice_jax.utils import fs
 from spice_jax.utils import metrics as metrics_lib
 
 PANELS = (
@@ -33,16 +33,17 @@ def _pyplot():
 
 
 def _save(fig, path: str, dpi: int) -> str:
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fs.path(path).parent.mkdir(parents=True, exist_ok=True)
   fig.tight_layout()
-  fig.savefig(path, dpi=dpi)
+  with fs.path(path).open("wb") as f:
+    fig.savefig(f, format="png", dpi=dpi)
   _pyplot().close(fig)
   return path
 
 
 def plot_run(workdir: str, out: str | None = None) -> str:
   """Writes `plots/curves.png` (a grid of the main curves) and returns its path."""
-  recs = metrics_lib.read(os.path.join(workdir, "metrics.jsonl"))
+  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
   if not recs:
     raise FileNotFoundError(f"{workdir}/metrics.jsonl: no metrics to plot")
   cols = 4
@@ -59,7 +60,7 @@ def plot_run(workdir: str, out: str | None = None) -> str:
     ax.tick_params(labelsize=7)
     if ax.lines:
       ax.legend(fontsize=6)
-  return _save(fig, out or os.path.join(workdir, "plots", "curves.png"), dpi=90)
+  return _save(fig, out or fs.join(workdir, "plots", "curves.png"), dpi=90)
 
 
 def grouped_bars(values: Mapping[str, Sequence[float | None]], labels: Sequence[str],

@@ -15,7 +15,7 @@ from etils import epath
 from etils.epath import backend as backend_lib
 from etils.epath import gpath, register
 
-from spice_jax import train
+from spice_jax import run_config
 from spice_jax.models import model as model_lib
 from spice_jax.models import presets
 from spice_jax.models.config import to_hf_config
@@ -107,7 +107,7 @@ def test_model_source_from_a_uri_is_copied_once(memory_root, tmp_path, monkeypat
   assert local.startswith(str(tmp_path / "cache")) and os.path.isfile(f"{local}/config.json")
   got, tok = model_lib.describe(f"{memory_root}/ckpt")
   assert got.replace(eos_ids=cfg.eos_ids) == cfg and tok is None
-  assert train._model_source_ok(f"{memory_root}/ckpt")
-  assert not train._model_source_ok(f"{memory_root}/nothing-here")
+  assert run_config.model_source_ok(f"{memory_root}/ckpt")
+  assert not run_config.model_source_ok(f"{memory_root}/nothing-here")
   with pytest.raises(FileNotFoundError, match="memory://run/nothing-here"):
     model_lib.local_source(f"{memory_root}/nothing-here")
