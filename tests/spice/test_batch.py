@@ -125,6 +125,14 @@ def test_length_buckets():
   assert m["tokens"].shape == (1, 20)
 
 
+def test_geometric_buckets():
+  assert bl.geometric_buckets(356) == [16, 24, 32, 48, 64, 96, 128, 192, 256, 384]
+  assert bl.geometric_buckets(16) == [16] and bl.geometric_buckets(17) == [16, 24]
+  for n in range(1, 3000, 7):  # the bucket of n pads by less than a third
+    t = bl.bucket_length(n, bl.geometric_buckets(n))
+    assert n <= t and (t <= 16 or t < 1.5 * n)
+
+
 def test_row_multiple_pads_micro_batches():
   trajs = [bl.Trajectory([1], [100 + i], "reasoner", group_id=i) for i in range(10)]
   b = bl.make_batch(trajs, minibatch_size=5, role_norms=NORMS, row_multiple=4)
