@@ -9,7 +9,7 @@ Two workloads, each with its reference measured in the same run:
   generation cap, minibatch 4. The same trajectories are laid out twice: `padded` (every row
   padded to the batch's longest bucket, one micro-batch per minibatch: the layout before
   length bucketing), `bucketed` (make_batch's default: power-of-two lengths) and
-  `geometric` (lengths 2^k and 1.5 x 2^k, `batch.geometric_buckets`). Prints each layout's padded
+  `geometric` (lengths 2^k and 1.5 x 2^k: make_batch(geometric=True)). Prints each layout's padded
   fraction, compile + first call, and the median update time (calls alternate between the
   layouts, so load drift hits both), wall and process CPU seconds, and the ratio.
 * `throughput`: `--rows` trajectories of exactly `--seq` tokens (half prompt, half
@@ -96,7 +96,7 @@ def run_demo(cfg, mesh, optim, update):
                                      length_buckets=[batch_lib.bucket_length(need)]),
       "bucketed": batch_lib.make_batch(trajs, role_norms=NORMS, minibatch_size=mb),
       "geometric": batch_lib.make_batch(trajs, role_norms=NORMS, minibatch_size=mb,
-                                        length_buckets=batch_lib.geometric_buckets(need)),
+                                        geometric=True),
   }
   print(f"demo batch: {len(trajs)} trajectories, lengths "
         f"{sorted(len(t.prompt_tokens) + len(t.completion_tokens) for t in trajs)}")

@@ -15,7 +15,7 @@ every loss term and metric), so a minibatch may have no micro-batch at all (no s
 
 Micro-batches: a minibatch's rows, sorted by length (longest first), are cut into chunks of
 `micro_rows` rows; a chunk's length T is the bucket of its longest row (powers of two >=
-`min_length`, or `length_buckets`). Every micro-batch is [micro_rows, T], so the update
+`min_length`, optionally also 1.5 x powers of two, or `length_buckets`). Every micro-batch is [micro_rows, T], so the update
 compiles once per length bucket. The last chunk of a minibatch is filled with padding rows
 (weight 0, role -1, index -1).
 
@@ -110,8 +110,10 @@ jax.tree_util.register_dataclass(Batch, data_fields=["micro"],
 
 
 def bucket_length(n: int, length_buckets: Sequence[int] | None = None,
-                  min_length: int = 16) -> int:
-  """Smallest allowed length >= n: from `length_buckets` (sorted) or powers of two."""
+                  min_length: int = 16, geometric: bool = False) -> int:
+  """Smallest allowed length >= n: from `length_buckets`, else the powers of two >=
+  `min_length` (with `geometric` also 1.5 x those: 16, 24, 32, 48, 64, ...; a row then pads
+  by < 1/3 instead of < 1/2, for up to twice as many compiled lengths)."""
   if length_buckets:
     for b in sorted(length_buckets):
       if b >= n:
@@ -121,18 +123,9 @@ def bucket_length(n: int, length_buckets: Sequence[int] | None = None,
   t = max(int(min_length), 1)
   while t < n:
     t *= 2
+  if geometric and t % 4 == 0 and t * 3 // 4 >= max(n, min_length):
+    return t * 3 // 4
   return t
-
-
-def geometric_buckets(max_length: int, min_length: int = 16) -> list[int]:
-  """Powers of two and 1.5 x powers of two from `min_length` (a power of two) up to the first
-  >= max_length: 16, 24, 32, 48, 64, ... A row pads by < 1/3 instead of < 1/2, for up to
-  twice as many compiled lengths as plain powers of two."""
-  out, t = [], max(int(min_length), 2)
-  while not out or out[-1] < max_length:
-    out += [t, t * 3 // 2]
-    t *= 2
-  return [b for i, b in enumerate(out) if i == 0 or out[i - 1] < max_length]
 
 
 def _check(trajs: Sequence[Trajectory], role_norms: Mapping[str, float]) -> list[float]:
@@ -199,7 +192,8 @@ def pad_rows(trajs: Sequence[Trajectory], rows: Sequence[int], norms: Sequence[f
 def make_batch(trajs: Sequence[Trajectory], *, minibatch_size: int, pad_id: int = 0,
                role_norms: Mapping[str, float] | None = None, row_multiple: int = 1,
                micro_rows: int | None = None, length_buckets: Sequence[int] | None = None,
-               min_length: int = 16, shuffle_seed: int | None = None) -> Batch:
+               min_length: int = 16, geometric: bool = False,
+               shuffle_seed: int | None = None) -> Batch:
   """Splits trajectories into minibatches and lays each out as length-bucketed micro-batches.
 
   Args:
@@ -213,6 +207,7 @@ def make_batch(trajs: Sequence[Trajectory], *, minibatch_size: int, pad_id: int 
     micro_rows: rows per micro-batch (default `row_multiple`: one row per device); a
       multiple of row_multiple. Fewer rows pad less; more rows make fewer, larger calls.
     length_buckets: allowed T values (sorted); default powers of two >= `min_length`.
+    geometric: without length_buckets, also allow 1.5 x powers of two (`bucket_length`).
     shuffle_seed: if set, trajectories are shuffled (numpy PCG64 with this seed) first.
 
   Returns:
@@ -246,7 +241,7 @@ def make_batch(trajs: Sequence[Trajectory], *, minibatch_size: int, pad_id: int 
     rows.sort(key=lambda j: -need[j])  # stable: ties keep the shuffled order
     for c in range(0, len(rows), micro_rows):
       chunk = rows[c:c + micro_rows]
-      T = bucket_length(max(need[chunk[0]], 1), length_buckets, min_length)
+      T = bucket_length(max(need[chunk[0]], 1), length_buckets, min_length, geometric)
       micro.append(pad_rows(trajs, chunk, norms, micro_rows, T, pad_id))
       minibatch.append(i)
   return Batch(micro=tuple(micro), minibatch=tuple(minibatch), num_minibatches=n,

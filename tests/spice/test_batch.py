@@ -126,11 +126,17 @@ def test_length_buckets():
 
 
 def test_geometric_buckets():
-  assert bl.geometric_buckets(356) == [16, 24, 32, 48, 64, 96, 128, 192, 256, 384]
-  assert bl.geometric_buckets(16) == [16] and bl.geometric_buckets(17) == [16, 24]
+  got = sorted({bl.bucket_length(n, geometric=True) for n in range(1, 400)})
+  assert got == [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
   for n in range(1, 3000, 7):  # the bucket of n pads by less than a third
-    t = bl.bucket_length(n, bl.geometric_buckets(n))
+    t = bl.bucket_length(n, geometric=True)
     assert n <= t and (t <= 16 or t < 1.5 * n)
+  m = bl.make_batch([bl.Trajectory(list(range(1, 30)), [5], "reasoner")], minibatch_size=1,
+                    role_norms=NORMS, geometric=True).micro[0]
+  assert m["tokens"].shape == (1, 32)  # 29 positions: 32 < 48
+  m = bl.make_batch([bl.Trajectory(list(range(1, 35)), [5], "reasoner")], minibatch_size=1,
+                    role_norms=NORMS, geometric=True).micro[0]
+  assert m["tokens"].shape == (1, 48)
 
 
 def test_row_multiple_pads_micro_batches():
