@@ -1,9 +1,9 @@
 """Token log-probs and the PPO-clip / Dr. GRPO loss (SPEC §5).
 
 Per token t of a completion (mask m_t), with ratio r_t = exp(logp_t - old_t), advantage A
-(one scalar per sequence) and clip range [1 - eps_low, 1 + eps_high]:
+(one scalar per sequence) and clip range [1 - eps, 1 + eps]:
 
-    tok_t = -min(r_t A, clip(r_t, 1 - eps_low, 1 + eps_high) A) + beta * k3_t
+    tok_t = -min(r_t A, clip(r_t, 1 - eps, 1 + eps) A) + beta * k3_t
     k3_t  = exp(ref_t - logp_t) - (ref_t - logp_t) - 1          (only if beta > 0)
     seq_b = sum_t m_t tok_t / norm_b                              (norm: role's max gen length)
     loss  = sum_b w_b seq_b / sum_b w_b                           (w: row weight, 0 = padding)
@@ -34,9 +34,12 @@ LOGITS_BUDGET = 1 << 26
 MAX_CHUNK = 512
 
 
-def pick_chunk(B: int, T: int, V: int, budget: int = LOGITS_BUDGET,
-               max_chunk: int = MAX_CHUNK) -> int:
-  """Chunk length c dividing T (halving from T) with B * c * V <= budget and c <= max_chunk."""
+def pick_chunk(B: int, T: int, V: int, budget: int | None = None,
+               max_chunk: int | None = None) -> int:
+  """Chunk length c dividing T (halving from T) with B * c * V <= budget and c <= max_chunk
+  (defaults: the module's LOGITS_BUDGET and MAX_CHUNK, read at call time)."""
+  budget = LOGITS_BUDGET if budget is None else budget
+  max_chunk = MAX_CHUNK if max_chunk is None else max_chunk
   c = T
   while c > 1 and c % 2 == 0 and (B * c * V > budget or c > max_chunk):
     c //= 2
@@ -108,7 +111,7 @@ def token_logprobs(module: Transformer, params, tokens: jax.Array, positions: ja
 
 def ppo_sums(logp: jax.Array, old_logp: jax.Array, advantages: jax.Array, loss_mask: jax.Array,
              norm: jax.Array, weight: jax.Array, role: jax.Array, *, clip_eps: float = 0.2,
-             clip_eps_high: float | None = None, kl_beta: float = 0.0,
+             kl_beta: float = 0.0,
              ref_logp: jax.Array | None = None, entropy: jax.Array | None = None):
   """Weighted loss sum and metric sums for one (micro)batch.
 
@@ -116,19 +119,18 @@ def ppo_sums(logp: jax.Array, old_logp: jax.Array, advantages: jax.Array, loss_m
     logp, old_logp: [B, T] f32 log-probs of the targets under the current / old policy.
     advantages, norm, weight: [B] f32. role: [B] int32 (0 challenger, 1 reasoner, -1 pad).
     loss_mask: [B, T] f32, 1 on positions that predict completion tokens.
-    clip_eps / clip_eps_high: clip range [1 - clip_eps, 1 + (clip_eps_high or clip_eps)].
+    clip_eps: clip range [1 - clip_eps, 1 + clip_eps].
     kl_beta, ref_logp: k3 KL penalty weight and the reference log-probs [B, T].
     entropy: [B, T] (metric only).
 
   Returns:
     (loss_sum scalar = sum_b w_b seq_b, dict of metric sums).
   """
-  hi = clip_eps if clip_eps_high is None else clip_eps_high
   m = loss_mask.astype(jnp.float32)
   a = advantages.astype(jnp.float32)[:, None]
   ratio = jnp.exp(logp - old_logp)
   s1 = ratio * a
-  s2 = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + hi) * a
+  s2 = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * a
   tok = -jnp.minimum(s1, s2)
   kl = jnp.zeros_like(logp)
   if kl_beta:

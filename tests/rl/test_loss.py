@@ -51,16 +51,16 @@ def test_gradient_by_hand():
   assert (g[0][[0, 2]] < 0).all() and g[1][2] > 0
 
 
-def test_weights_and_clip_high():
+def test_weights_and_clip_range():
   ex = hand_example()
   ex["weight"] = np.array([1.0, 0.0], np.float32)
   loss, m = call(ex)
   assert float(loss) == pytest.approx(-0.725, abs=1e-6)
   assert float(m["tokens"]) == 3  # zero-weight rows leave the token metrics too
   ex = hand_example()
-  loss, m = call(ex, clip_eps_high=0.6)  # 1.5 < 1.6 no longer clipped
-  assert float(loss) == pytest.approx(((-1 - 1.5 - 0.7) / 4 + 2.1) / 2, abs=1e-6)
-  assert float(m["clip_frac"]) == pytest.approx(1 / 5)
+  loss, m = call(ex, clip_eps=0.6)  # 1.5 < 1.6 and 0.5 > 0.4: nothing clipped
+  assert float(loss) == pytest.approx(((-1 - 1.5 - 0.7) / 4 + (0.5 + 1.3) * 2 / 2) / 2, abs=1e-6)
+  assert float(m["clip_frac"]) == 0.0
 
 
 def test_k3_kl_by_hand():
