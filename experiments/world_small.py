@@ -29,8 +29,8 @@ def sft_config() -> ml_collections.ConfigDict:
                                            arch=ARCH))
   c.mesh = ml_collections.ConfigDict(dict(shape=(1, 1, 1)))
   c.train = ml_collections.ConfigDict(dict(
-      steps=400, batch_size=32, lr=3e-3, warmup_steps=30, weight_decay=0.0, clip_norm=1.0,
-      bucket_multiple=32, checkpoint_every=100, keep_checkpoints=10, log_every=20))
+      steps=1000, batch_size=32, lr=3e-3, warmup_steps=30, weight_decay=0.0, clip_norm=1.0,
+      bucket_multiple=32, checkpoint_every=100, keep_checkpoints=2, log_every=20))
   return c
 
 
@@ -54,13 +54,13 @@ def spice_config() -> ml_collections.ConfigDict:
   sp.reasoner_template = "chat"
   sp.challenger_max_tokens = 64
   sp.reasoner_max_tokens = 48
-  sp.challenger_temperature = 1.0
+  sp.challenger_temperature = 0.7       # the Challenger copies results from the document
   sp.reasoner_temperature = 1.0
   sp.verify_workers = 1
-  c.rl.lr = 1e-4
+  c.rl.lr = 3e-4
   c.rl.minibatch_size = 32
   c.train.iterations = 20
-  c.train.checkpoint_every = 5
+  c.train.checkpoint_every = 10
   c.train.keep_checkpoints = 100
   c.train.keep_period = 0
   c.train.sampler_batch = 128
@@ -81,7 +81,7 @@ VARIANTS = {
 
 def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.world = ml_collections.ConfigDict(dict(n_warm=1169, n_spice=533, n_eval=100, seed=0))
+  c.world = ml_collections.ConfigDict(dict(n_warm=1200, n_spice=300, n_eval=54, seed=0))
   c.sft = sft_config()
   c.spice = spice_config()
   c.variants = ml_collections.ConfigDict(VARIANTS)
@@ -89,6 +89,8 @@ def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
   c.seeds = (0, 1, 2)
   c.probe = ml_collections.ConfigDict(dict(num_docs=32, num_answers=4, attempts=4, seed=0,
                                            seeds=(0,)))
+  c.order = ("spice", "lr0", "fixed_challenger", "no_corpus", "threshold", "absolute_zero",
+             "rzero")
   if demo:
     c.order = ("spice", "lr0")
     c.seeds = (0,)

@@ -20,12 +20,11 @@ import os
 import sys
 import time
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import app, logging
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (a .py file).",
-                                          lock_config=False)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Experiment directory (resumes).")
+# The trainer's --config / --workdir flags (defined when spice_jax.train is imported) are
+# this command's too: the experiment runs train in-process.
+from spice_jax.train import _CONFIG, _WORKDIR
 
 
 def _apply(config, overrides):
@@ -115,6 +114,10 @@ def run(cfg, workdir: str) -> dict:
   from spice_jax.data import world, world_build
   from spice_jax import report
   os.makedirs(workdir, exist_ok=True)
+  import jax
+  # Every run compiles the same sampler/update shapes: a disk cache makes that once.
+  jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
   times = {}
   t0 = time.perf_counter()
   files = build_world(cfg, workdir)
@@ -127,8 +130,8 @@ def run(cfg, workdir: str) -> dict:
   eval_docs = world_build.read_docs(files.eval_docs)
   items = world.eval_items(eval_docs)
   curves, runs = {}, {}
-  for name in cfg.order:
-    for seed in cfg.seeds:
+  for seed in cfg.seeds:      # seed-major: every variant's first seed comes first
+    for name in cfg.order:
       run_dir, secs = run_variant(cfg, name, seed, sft_dir, corpus_dir, workdir)
       times[f"{name} s{seed}"] = secs
       t = time.perf_counter()

@@ -26,9 +26,9 @@ import time
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "SFT config (a .py file).",
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
+# The CLI flags are defined only when this module runs as a program (see the bottom), so
+# importing it (as `spice_jax.experiment` does) defines no flags.
+_CONFIG = _WORKDIR = None
 
 
 class SFTConfigError(ValueError):
@@ -187,4 +187,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  _CONFIG = config_flags.DEFINE_config_file("config", None, "SFT config (a .py file).",
+                                            lock_config=True)
+  _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
   app.run(main)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 SPLITS = ("warm", "spice", "eval")
 NAMES = ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana")
 ITEMS = ("pens", "apples", "cards", "stones", "shells", "books")
-LO, HI = 2, 9  # quantities are drawn from [LO, HI]
+LO, HI = 2, 6  # quantities are drawn from [LO, HI]
 
 
 @dataclasses.dataclass(frozen=True)
