@@ -17,16 +17,14 @@ import ml_collections
 
 from experiments import base
 
-ARCH = dict(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=16, mlp_dim=256,
-            max_seq_len=512)
+PRESET = "world-small"   # 2 layers, d=64, 600-token vocabulary (spice_jax/models/presets.py)
 
 
 def sft_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.data = ml_collections.ConfigDict(dict(examples="", template="chat"))
-  c.model = ml_collections.ConfigDict(dict(source="", dtype="float32", vocab_size=768,
-                                           arch=ARCH))
+  c.model = ml_collections.ConfigDict(dict(source="", dtype="float32", preset=PRESET))
   c.mesh = ml_collections.ConfigDict(dict(shape=(1, 1, 1)))
   c.train = ml_collections.ConfigDict(dict(
       steps=1000, batch_size=32, lr=3e-3, warmup_steps=30, weight_decay=0.0, clip_norm=1.0,
@@ -37,6 +35,7 @@ def sft_config() -> ml_collections.ConfigDict:
 def spice_config() -> ml_collections.ConfigDict:
   c = base.get_config()
   c.model.source = ""                    # the sft workdir (set by the experiment)
+  c.model.preset = PRESET                # its architecture (shape checks)
   c.model.dtype = "float32"
   c.model.remat = False
   c.mesh.shape = (1, 1, 1)

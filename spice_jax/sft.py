@@ -7,8 +7,8 @@ The examples file (`config.data.examples`, JSONL of {role, messages, completion}
 `spice_jax.sft_data`) holds Challenger examples (a document -> a task in the template's
 format) and Reasoner examples (a question -> a short solution ending in \boxed{}).
 With `config.model.source == ""` the model is built from scratch: a byte-level BPE tokenizer
-is trained on the examples (`models.train_tokenizer`) and a Llama-shaped model of the
-`config.model.arch` shape is initialised; otherwise `models.load(config.model.source)`.
+is trained on the examples (`models.train_tokenizer`, as many tokens as the preset's
+vocabulary) and a model of preset `config.model.preset` is initialised; otherwise `models.load(config.model.source)`.
 
 The workdir is both a run directory and a model source: `tokenizer.json`,
 `tokenizer_config.json` and `config.json` are written at the start, orbax checkpoints of the
@@ -75,6 +75,7 @@ def _build_model(config, workdir: str, examples, mesh):
   """(model config, params, tokenizer): from scratch (tokenizer trained here) or a source."""
   from spice_jax import models
   from spice_jax.models import config as config_lib
+  from spice_jax.models import presets
   from spice_jax.models import tokenizer as tokenizer_lib
   from spice_jax.models import train_tokenizer
   if config.model.source:
@@ -82,16 +83,17 @@ def _build_model(config, workdir: str, examples, mesh):
     if m.tokenizer is None:
       raise SFTConfigError(f"config.model.source: {config.model.source!r} has no tokenizer")
     return m.config, m.params, m.tokenizer
+  arch = presets.get(config.model.preset)
   if not os.path.exists(os.path.join(workdir, "tokenizer.json")):
     train_tokenizer.train(_tokenizer_texts(examples, config.data.template), workdir,
-                          vocab_size=int(config.model.vocab_size))
+                          vocab_size=arch.vocab_size)
   tok = tokenizer_lib.from_hf_dir(workdir)
-  a = config.model.arch
-  cfg = config_lib.ModelConfig(
-      family="llama", vocab_size=tok.vocab_size, d_model=a.d_model, n_layers=a.n_layers,
-      n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, head_dim=a.head_dim, mlp_dim=a.mlp_dim,
-      rms_eps=1e-5, rope_theta=10000.0, tie_embeddings=True, max_seq_len=a.max_seq_len,
-      eos_ids=tuple(tok.eos_ids), pad_id=tok.pad_id)
+  if tok.vocab_size != arch.vocab_size:
+    raise SFTConfigError(
+        f"config.model.preset: {config.model.preset!r} has vocab_size {arch.vocab_size} but "
+        f"the tokenizer trained on {config.data.examples} has {tok.vocab_size} tokens "
+        "(too little text for that many merges); use a preset with that vocabulary")
+  cfg = arch.replace(eos_ids=tuple(tok.eos_ids), pad_id=tok.pad_id)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(config_lib.to_hf_config(cfg), f, indent=2)
   return cfg, models.init_params(cfg, mesh, int(config.seed)), tok

@@ -82,17 +82,16 @@ def test_step_lowers_the_loss(model):
 def test_short_run_exports_a_loadable_model_and_resumes(tmp_path):
   from experiments import world_small
   from spice_jax.data import world_build
-  files = world_build.build(str(tmp_path / "world"), n_warm=40, n_spice=4, n_eval=4)
+  files = world_build.build(str(tmp_path / "world"), n_warm=300, n_spice=4, n_eval=4)
   c = world_small.sft_config()
   c.data.examples = files.warm_examples
-  c.model.arch.update(d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, head_dim=16, mlp_dim=64)
   c.train.update(steps=4, batch_size=4, checkpoint_every=2, log_every=2)
   wd = str(tmp_path / "sft")
   out = sft.train(c, wd)
   assert np.isfinite(out["loss"])
   m = models.load(wd)
   assert m.tokenizer.eos_ids and m.tokenizer.chat_template
-  assert m.config.vocab_size == m.tokenizer.vocab_size
+  assert m.config.vocab_size == m.tokenizer.vocab_size == 600
   c.train.steps = 6                       # resume from the step-4 checkpoint
   sft.train(c, wd)
   assert len(open(os.path.join(wd, "sft_metrics.jsonl")).readlines()) == 3
