@@ -85,7 +85,9 @@ def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
   c.spice = spice_config()
   c.variants = ml_collections.ConfigDict(VARIANTS)
   c.order = tuple(VARIANTS)
+  c.main = ("spice", "lr0")             # run with every seed in `seeds`
   c.seeds = (0, 1, 2)
+  c.ablation_seeds = (0, 1, 2)          # the other variants' seeds (a subset of `seeds`)
   c.probe = ml_collections.ConfigDict(dict(num_docs=32, num_answers=4, attempts=4, seed=0,
                                            seeds=(0,)))
   c.order = ("spice", "lr0", "fixed_challenger", "no_corpus", "threshold", "absolute_zero",

@@ -15,6 +15,7 @@ bars and summary lines. The last line printed is
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -57,6 +58,10 @@ def _mark(path: str, payload) -> None:
 def build_world(cfg, workdir: str):
   from spice_jax.data import world_build
   w = cfg.world
+  files = world_build.WorldFiles(*(os.path.join(workdir, "world", f) for f in (
+      "warm_examples.jsonl", "spice_docs.jsonl", "eval_docs.jsonl")))
+  if all(_done(p) for p in dataclasses.astuple(files)):
+    return files                      # written by an earlier (or a concurrent) invocation
   return world_build.build(os.path.join(workdir, "world"), n_warm=w.n_warm,
                            n_spice=w.n_spice, n_eval=w.n_eval, seed=w.seed)
 
@@ -64,9 +69,13 @@ def build_world(cfg, workdir: str):
 def build_corpus(files, sft_dir: str, workdir: str) -> str:
   from spice_jax.data import corpus as corpus_lib
   out = os.path.join(workdir, "corpus")
+  marker = os.path.join(out, "BUILD_OK")
+  if _done(marker):
+    return out
   spec = corpus_lib.SourceSpec(name="world", paths=(files.spice_docs,), text_field="text",
                                id_field="id")
   corpus_lib.build([spec], out, sft_dir, max_doc_tokens=128, progress=False)
+  _mark(marker, {"source": files.spice_docs})
   return out
 
 
@@ -132,6 +141,8 @@ def run(cfg, workdir: str) -> dict:
   curves, runs = {}, {}
   for seed in cfg.seeds:      # seed-major: every variant's first seed comes first
     for name in cfg.order:
+      if name not in cfg.main and seed not in cfg.ablation_seeds:
+        continue
       run_dir, secs = run_variant(cfg, name, seed, sft_dir, corpus_dir, workdir)
       times[f"{name} s{seed}"] = secs
       t = time.perf_counter()
