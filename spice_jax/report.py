@@ -124,5 +124,5 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int) -> dict:
   plot(curves, os.path.join(workdir, "accuracy.png"))
   out = {"table": abl, "line": line, "stats": stats, "times": times}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump({k: v for k, v in out.items()}, f, indent=2)
-  return out
+    json.dump(out, f, indent=2)
+  return dict(out, curves=curves)
