@@ -7,7 +7,8 @@ co-evolution probe -> Markdown report + PNG plots.
 It only sequences the product's own paths: `data.world_build` + `data.corpus.build` (the
 corpus), `sft.train` (the warm start), `train.train` with one config per variant and seed,
 `eval.heldout` (held-out Reasoner accuracy per checkpoint, graded by the generator) and
-`eval.coevolution` (the probe). Each stage is skipped when its output is already there, so
+`eval.coevolution` (the probe). Each stage is skipped when its output is already there (world/
+files, the warm-start model, the built corpus, finished runs), so
 re-running resumes. Library INFO logs go to `<workdir>/log.txt`; the terminal shows progress
 bars and summary lines. The last line printed is
 `held-out reasoner accuracy: <start>% -> <end>% (lr=0 control: <control>%)`.
