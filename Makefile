@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo demo-smollm2 experiment bench clean
 
 $(STAMP): requirements.txt requirements-test.txt setup.py
 	$(PY) -m venv $(VENV)
@@ -22,10 +22,22 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
 
+# The learning demo: a from-scratch model on the bundled world (warm start + SPICE + probe).
 demo: $(STAMP)
 	rm -rf runs/demo
+	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.experiment \
+	    --config=experiments/world_small.py:demo --workdir=runs/demo
+
+# The real-model run: the embedded SmolLM2-135M-Instruct on the bundled demo corpus.
+demo-smollm2: $(STAMP)
+	rm -rf runs/demo_smollm2
 	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.train \
-	    --config=experiments/demo_cpu.py --workdir=runs/demo
+	    --config=experiments/demo_cpu.py --workdir=runs/demo_smollm2
+
+# The whole world experiment: every variant x 3 seeds, report in runs/world/report.md.
+experiment: $(STAMP)
+	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.experiment \
+	    --config=experiments/world_small.py:experiment --workdir=runs/world
 
 clean:
-	rm -rf $(VENV) runs/demo
+	rm -rf $(VENV) runs/demo runs/demo_smollm2

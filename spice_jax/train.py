@@ -170,8 +170,8 @@ def setup(config, workdir: str) -> Run:
   keep_previous = _needs_previous_state(rc)
   update_fn = update_lib.make_update_fn(
       model.config, mesh, optim, compute_dtype=dtype, remat=rc.model.remat,
-      minibatch_size=rl.minibatch_size, clip_eps=rl.clip_eps, kl_beta=rl.kl_beta,
-      old_logprobs=rl.old_logprobs, donate=not keep_previous)
+      clip_eps=rl.clip_eps, kl_beta=rl.kl_beta, old_logprobs=rl.old_logprobs,
+      donate=not keep_previous)
 
   if rc.train.sampling == "host_local" and sp.num_docs % jax.process_count():
     raise ConfigError(f"config.spice.num_docs: {sp.num_docs} documents do not split evenly "
@@ -195,7 +195,8 @@ def setup(config, workdir: str) -> Run:
   pool = verify_lib.VerifierPool(sp.verify_workers, timeout=sp.verify_timeout)
   selfplay = selfplay_lib.SelfPlay(
       sp, policy=policy, challenger=challenger, pool=pool, grounded=rc.corpus.enabled,
-      sampler_batch=rc.train.sampler_batch, estimator=rl.advantage)
+      sampler_batch=rc.train.sampler_batch, estimator=rl.advantage,
+      num_docs=sp.num_docs)
 
   stream = data_dir = None
   if rc.corpus.enabled:
@@ -282,55 +283,26 @@ def _meta(run: Run, iteration: int) -> dict:
           "config": json.loads(run.config.to_json_best_effort())}
 
 
-def _host_batch(run: Run, trajectories, seed: int) -> tuple[dict, Any] | None:
-  """This iteration's batch as global arrays, or None when nobody has anything to train.
-
-  Host-local runs: every process pads its own rows to the row count and length all agree
-  on, and contributes them as its block of the global batch.
-  """
-  sp, rl = run.rc.spice, run.rc.rl
-  multiple = math.lcm(rl.minibatch_size, math.prod(run.model.mesh.shape[a]
-                                                   for a in ("data", "fsdp")))
-  kw = dict(pad_id=run.model.tokenizer.pad_id or 0, shuffle_seed=seed,
-            role_norms={"challenger": float(sp.challenger_max_tokens),
-                        "reasoner": float(sp.reasoner_max_tokens)})
-  if not run.gathered:
-    if not trajectories:
-      return None
-    batch = batch_lib.make_batch(trajectories, batch_multiple=multiple, **kw)
-    return batch, parallel.put(batch, run.update_fn.batch_sharding)
-  longest = max((len(t.prompt_tokens) + len(t.completion_tokens) for t in trajectories),
-                default=1)
-  sizes = hosts.allgather_ints([len(trajectories), batch_lib.bucket_length(longest)])
-  if not sizes[:, 0].sum():
-    return None
-  per = multiple // math.gcd(multiple, jax.process_count())   # rows so that N * R % m == 0
-  rows = max(-(-int(sizes[:, 0].max()) // per) * per, per)
-  # A process without trajectories contributes zero-weight rows only.
-  mine = trajectories or [batch_lib.Trajectory([kw["pad_id"]], [kw["pad_id"]], "reasoner",
-                                               group_id=-1, advantage=0.0, weight=0.0)]
-  batch = batch_lib.make_batch(mine, batch_multiple=rows,
-                               length_buckets=[int(sizes[:, 1].max())], **kw)
-  return batch, hosts.from_process_rows(batch, run.update_fn.batch_sharding)
-
-
 def _update(run: Run, trajectories, seed: int):
   """The update on this iteration's trajectories -> (new state, metrics).
 
   With no trainable trajectory (e.g. a frozen Challenger and no valid task) the update is
   skipped: the state stays, `update/skipped` is 1 and an audit event says why.
   """
-  built = _host_batch(run, trajectories, seed)
-  if built is None:
+  sp, rl = run.rc.spice, run.rc.rl
+  try:
+    batch = batch_lib.make_batch(
+        trajectories, minibatch_size=rl.minibatch_size, pad_id=run.model.tokenizer.pad_id or 0,
+        row_multiple=math.prod(run.model.mesh.shape[a] for a in ("data", "fsdp")),
+        role_norms={"challenger": float(sp.challenger_max_tokens),
+                    "reasoner": float(sp.reasoner_max_tokens)},
+        geometric=rl.geometric_buckets, shuffle_seed=seed)
+  except batch_lib.EmptyBatchError:
     logging.warning("no trainable trajectory this iteration: update skipped")
     return run.state, {"update/skipped": 1.0, "time/update": 0.0}
-  batch, global_batch = built
   summary = batch_lib.batch_summary(batch)
-  if run.gathered:   # every process's rows count
-    summary = {k: float(v) for k, v in zip(
-        summary, hosts.allgather_ints([int(v) for v in summary.values()]).sum(0))}
   t1 = time.perf_counter()
-  new_state, um = run.update_fn(run.state, global_batch)
+  new_state, um = run.update_fn(run.state, parallel.put(batch, run.update_fn.batch_sharding))
   um = jax.device_get(um)
   t_update = time.perf_counter() - t1
   m = {k: float(np.asarray(v)) for k, v in um.items()}
@@ -338,8 +310,7 @@ def _update(run: Run, trajectories, seed: int):
   m.update({"update/skipped": 0.0, "time/update": t_update,
             "throughput/update_tokens_per_s": summary["positions"] / t_update,
             "throughput/mfu": flops / t_update / run.peak_flops,
-            "batch/rows": summary["rows"], "batch/real_rows": summary["real_rows"],
-            "batch/length": float(batch["tokens"].shape[1])})
+            **{f"batch/{k}": v for k, v in summary.items()}})
   return new_state, m
 
 
@@ -355,8 +326,11 @@ def _play(run: Run, it: int, seed: int):
   res = run.selfplay.iteration(params, docs[part], seed=seed, step=it + 1,
                                doc_offset=part.start, report_results=not run.gathered)
   if run.gathered:
+    # Host work is done; the (global) update needs every process's rows, and process 0
+    # reports every document: gather the plays, in global document order.
     every = hosts.allgather_objects((res.plays, dict(res.counters)))
     plays = [p for ps, _ in every for p in ps]
+    res.trajectories = run.selfplay.trajectories(plays)
     counters = collections.Counter()
     for i, (_, c) in enumerate(every):
       counters.update({k: v for k, v in c.items() if not k.startswith("time/")})

@@ -51,6 +51,12 @@ PRESETS: dict[str, ModelConfig] = {
         family="qwen3", vocab_size=256, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
         head_dim=32, mlp_dim=128, rms_eps=1e-6, rope_theta=1_000_000.0, tie_embeddings=False,
         max_seq_len=2048),
+    # The learning world's model (experiments/world_small.py), trained from scratch by
+    # `spice_jax.sft` with a 600-token BPE tokenizer trained on the world's examples.
+    "world-small": ModelConfig(
+        family="llama", vocab_size=600, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2,
+        head_dim=16, mlp_dim=256, rms_eps=1e-5, rope_theta=10000.0, tie_embeddings=True,
+        max_seq_len=512),
     # Random weights with the real SmolLM2 vocabulary, so tests and smoke runs have a real
     # tokenizer and chat template (loaded from the embedded GGUF).
     "tiny-smollm2": ModelConfig(

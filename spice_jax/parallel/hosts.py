@@ -3,14 +3,13 @@
 SPICE's groups never cross documents, so each process plays its own slice of the global
 batch on its own devices; only the update is global. These helpers move data across that
 boundary: a process's slice of the batch, a local copy of global parameters for its
-sampler, Python records gathered from every process, and per-process rows assembled into
-one global array.
+sampler, and Python records gathered from every process.
 """
 
 from __future__ import annotations
 
 import pickle
-from typing import Any, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -62,21 +61,3 @@ def allgather_objects(obj: Any) -> list[Any]:
   every = np.asarray(multihost_utils.process_allgather(buf))
   return [pickle.loads(every[i, :int(sizes[i, 0])].tobytes())
           for i in range(jax.process_count())]
-
-
-def allgather_ints(values: Sequence[int]) -> np.ndarray:
-  """[num_processes, len(values)] int64: every process's values."""
-  arr = np.asarray(values, np.int64)
-  if jax.process_count() == 1:
-    return arr[None]
-  return np.asarray(multihost_utils.process_allgather(arr)).reshape(jax.process_count(), -1)
-
-
-def from_process_rows(tree, sharding: NamedSharding):
-  """Each process's rows (leading dim R, the same on every process) -> global arrays of
-  N x R rows, process p's rows at [p R, (p + 1) R)."""
-  def one(x):
-    x = np.asarray(x)
-    shape = (x.shape[0] * jax.process_count(),) + x.shape[1:]
-    return jax.make_array_from_process_local_data(sharding, x, shape)
-  return jax.tree.map(one, tree)

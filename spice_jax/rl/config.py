@@ -23,6 +23,7 @@ class RLConfig:
   kl_beta: float = 0.0                    # > 0: k3 KL to the frozen initial model
   advantage: str = "dr_grpo"              # a name in spice.advantages' registry
   minibatch_size: int = 128
+  geometric_buckets: bool = True          # micro-batch lengths 2^k and 1.5 x 2^k (less padding)
   old_logprobs: str = "recompute"
 
   @classmethod

@@ -145,13 +145,15 @@ class SelfPlay:
   """Runs iterations for one configuration (`SpiceConfig`, or the run's `spice` section)."""
 
   def __init__(self, cfg, *, policy: Actor, challenger: Actor, pool: verify_lib.VerifierPool,
-               grounded: bool = True, sampler_batch: int = 256, estimator: str = "dr_grpo"):
+               grounded: bool = True, sampler_batch: int = 256, estimator: str = "dr_grpo",
+               num_docs: int | None = None):
     self.cfg = SpiceConfig.from_config(cfg)
     self.policy = policy
     self.challenger = challenger
     self.pool = pool
     self.grounded = grounded
     self.sampler_batch = int(sampler_batch)
+    self.num_docs = num_docs       # the global batch's B (None: the documents given)
     self.spec = credit_lib.CreditSpec(
         self.cfg.challenger_reward, tuple(sorted(self.cfg.reward_kwargs.items())),
         float(self.cfg.invalid_reward), estimator)
@@ -348,14 +350,17 @@ class SelfPlay:
       for k, ans in enumerate(t.answers):
         ans.reward, ans.advantage = float(cr.reas_reward[s, k]), float(cr.reas_adv[s, k])
 
-  def trajectories(self, plays: list[DocPlay]) -> list[Trajectory]:
-    B = len(plays)
+  def trajectories(self, plays: Sequence[DocPlay]) -> list[Trajectory]:
+    """Training rows of `plays` (this process's or, gathered, every process's): all kept
+    Challenger trajectories, then every Reasoner training group; group ids are global
+    (document d: d and num_docs + d)."""
+    B = self.num_docs or len(plays)
     out: list[Trajectory] = []
     if self.train_challenger:
-      out += [Trajectory(a.prompt, a.sample.tokens, "challenger", group_id=p.index,
+      out += [Trajectory(a.prompt, a.sample.tokens, "challenger", group_id=p.gid,
                          advantage=a.advantage, old_logprobs=a.sample.logprobs,
                          reward=a.reward) for p in plays for a in p.kept]
-    out += [Trajectory(t.prompt, ans.sample.tokens, "reasoner", group_id=B + p.index,
+    out += [Trajectory(t.prompt, ans.sample.tokens, "reasoner", group_id=B + p.gid,
                        advantage=ans.advantage, old_logprobs=ans.sample.logprobs,
                        reward=ans.reward)
             for p in plays for t in p.tasks if t.trains for ans in t.answers]

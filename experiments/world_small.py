@@ -1,0 +1,106 @@
+"""The CPU-scale learning world (issue 11): a from-scratch Llama-shaped model on `data.world`.
+
+Two configs in one file (the part after ':' picks one):
+  python -m spice_jax.sft --config=experiments/world_small.py:sft --workdir=runs/w/sft \
+      --config.data.examples=runs/w/world/warm_examples.jsonl
+  python -m spice_jax.train --config=experiments/world_small.py:spice --workdir=runs/w/spice \
+      --config.model.source=runs/w/sft --config.corpus.data_dir=runs/w/corpus
+`python -m spice_jax.experiment --config=experiments/world_small.py:experiment` sequences
+world build -> corpus -> sft -> train -> evaluation -> probe -> report (see that module).
+
+Warm start (fixed before any SPICE run, issue 11): the Challenger is taught the compact
+task format on warm-split documents; the Reasoner gets a deliberately short supervised
+budget (`sft.train.steps`), so held-out accuracy starts well below what the model can reach.
+"""
+
+import ml_collections
+
+from experiments import base
+
+PRESET = "world-small"   # 2 layers, d=64, 600-token vocabulary (spice_jax/models/presets.py)
+
+
+def sft_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.data = ml_collections.ConfigDict(dict(examples="", template="chat"))
+  c.model = ml_collections.ConfigDict(dict(source="", dtype="float32", preset=PRESET))
+  c.mesh = ml_collections.ConfigDict(dict(shape=(1, 1, 1)))
+  c.train = ml_collections.ConfigDict(dict(
+      steps=1000, batch_size=32, lr=3e-3, warmup_steps=30, weight_decay=0.0, clip_norm=1.0,
+      bucket_multiple=32, checkpoint_every=100, keep_checkpoints=2, log_every=20))
+  return c
+
+
+def spice_config() -> ml_collections.ConfigDict:
+  c = base.get_config()
+  c.model.source = ""                    # the sft workdir (set by the experiment)
+  c.model.preset = PRESET                # its architecture (shape checks)
+  c.model.dtype = "float32"
+  c.model.remat = False
+  c.mesh.shape = (1, 1, 1)
+  c.corpus.data_dir = ""                 # the built world corpus (set by the experiment)
+  c.corpus.max_doc_tokens = 128
+  sp = c.spice
+  sp.num_docs = 8
+  sp.group_size = 4
+  sp.num_answers = 8
+  sp.round_size = 4
+  sp.max_challenger_attempts = 8
+  sp.formats = ("free_form",)
+  sp.format_selection = "fixed"
+  sp.challenger_style = "compact"
+  sp.reasoner_template = "chat"
+  sp.challenger_max_tokens = 64
+  sp.reasoner_max_tokens = 48
+  sp.challenger_temperature = 0.7       # the Challenger copies results from the document
+  sp.reasoner_temperature = 1.0
+  sp.verify_workers = 1
+  c.rl.lr = 3e-4
+  c.rl.minibatch_size = 32
+  c.train.iterations = 20
+  c.train.checkpoint_every = 10
+  c.train.keep_checkpoints = 100
+  c.train.keep_period = 0
+  c.train.sampler_batch = 128
+  return c
+
+
+# Variants as nested overrides of the spice config (the paper's ablations + the lr=0 control).
+VARIANTS = {
+    "spice": {},
+    "threshold": {"spice": {"challenger_reward": "threshold"}},
+    "absolute_zero": {"spice": {"challenger_reward": "absolute_zero"}},
+    "rzero": {"spice": {"challenger_reward": "rzero"}},
+    "no_corpus": {"corpus": {"enabled": False}},
+    "fixed_challenger": {"spice": {"challenger": "initial", "train_challenger": False}},
+    "lr0": {"rl": {"lr": 0.0}},
+}
+
+
+def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.world = ml_collections.ConfigDict(dict(n_warm=1200, n_spice=300, n_eval=54, seed=0))
+  c.sft = sft_config()
+  c.spice = spice_config()
+  c.variants = ml_collections.ConfigDict(VARIANTS)
+  c.order = tuple(VARIANTS)
+  c.main = ("spice", "lr0")             # run with every seed in `seeds`
+  c.seeds = (0, 1, 2)
+  c.ablation_seeds = (0, 1, 2)          # the other variants' seeds (a subset of `seeds`)
+  c.probe = ml_collections.ConfigDict(dict(num_docs=32, num_answers=4, attempts=4, seed=0,
+                                           seeds=(0,)))
+  c.order = ("spice", "lr0", "fixed_challenger", "no_corpus", "threshold", "absolute_zero",
+             "rzero")
+  if demo:
+    c.order = ("spice", "lr0")
+    c.seeds = (0,)
+  return c
+
+
+def get_config(arg: str = "spice"):
+  parts = {"sft": sft_config, "spice": spice_config, "experiment": experiment_config,
+           "demo": lambda: experiment_config(demo=True)}
+  if arg not in parts:
+    raise ValueError(f"experiments/world_small.py: unknown part {arg!r} ({' | '.join(parts)})")
+  return parts[arg]()

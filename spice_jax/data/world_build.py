@@ -1,0 +1,76 @@
+"""Writes a world's files: warm-start examples, the SPICE corpus and the held-out set.
+
+  paths = world_build.build(out_dir, n_warm=1200, n_spice=400, n_eval=100, seed=0)
+
+Files (under out_dir): `warm_examples.jsonl` (SFT examples for both roles, from the warm
+split), `spice_docs.jsonl` (the corpus builder's input, SPICE split), `eval_docs.jsonl`
+(held-out documents; `world.eval_items` turns them into graded tasks). The three splits are
+disjoint by construction (`world.split_of`). Deterministic in `seed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+
+from spice_jax.data import world
+from spice_jax.sft_data import Example, write_examples
+from spice_jax.spice import prompts as prompts_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldFiles:
+  warm_examples: str
+  spice_docs: str
+  eval_docs: str
+
+
+def warm_examples(docs, seed: int = 0, reasoner_difficulties=(1, 2)) -> list[Example]:
+  """One Challenger example per document (a task asking for its easy or hard result, 50/50)
+  and one Reasoner example per result whose difficulty is in `reasoner_difficulties`."""
+  rng = random.Random(seed)
+  out = []
+  for d in docs:
+    results = d.results()
+    msgs = prompts_lib.challenger_messages(d.text, "free_form", style="compact")
+    out.append(Example("challenger", tuple(msgs),
+                       world.challenger_target(results[rng.randrange(2)])))
+    for r in results:
+      if r.difficulty in reasoner_difficulties:
+        out.append(Example("reasoner", tuple(prompts_lib.reasoner_messages(r.question)),
+                           world.solution(r)))
+  rng.shuffle(out)
+  return out
+
+
+def read_docs(path: str) -> list[world.WorldDoc]:
+  """WorldDocs written by `build` (the eval set's ground truth is recomputed from them)."""
+  out = []
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      r = json.loads(line)
+      out.append(world.WorldDoc(**{k: r[k] for k in ("doc_id", "family", "a", "b", "c",
+                                                     "name", "item")}))
+  return out
+
+
+def _write_docs(docs, path: str) -> str:
+  with open(path, "w", encoding="utf-8") as f:
+    for d in docs:
+      rec = dataclasses.asdict(d)
+      rec.update(id=d.doc_id, text=d.text)
+      f.write(json.dumps(rec) + "\n")
+  return path
+
+
+def build(out_dir: str, *, n_warm: int, n_spice: int, n_eval: int, seed: int = 0,
+          reasoner_difficulties=(1, 2)) -> WorldFiles:
+  os.makedirs(out_dir, exist_ok=True)
+  warm = world.generate("warm", n_warm, seed)
+  ex = warm_examples(warm, seed, tuple(reasoner_difficulties))
+  return WorldFiles(
+      write_examples(ex, os.path.join(out_dir, "warm_examples.jsonl")),
+      _write_docs(world.generate("spice", n_spice, seed), os.path.join(out_dir, "spice_docs.jsonl")),
+      _write_docs(world.generate("eval", n_eval, seed), os.path.join(out_dir, "eval_docs.jsonl")))

@@ -1,0 +1,45 @@
+"""Held-out Reasoner accuracy of a world run's checkpoints, graded against the generator.
+
+  acc = heldout.accuracy(model, items)            # {"world_d1": .., "world_d2": .., "overall": ..}
+  curve = heldout.run_curve(run_workdir, items)   # {step: accuracy dict} for every checkpoint
+
+Protocol: the evaluation runner's (`eval.runner.run_items`): the training Reasoner prompt in
+the run's layout, greedy decoding, the last `\\boxed{}` compared with the generator's value.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from spice_jax.eval import runner
+
+
+def accuracy(model, items: Sequence, *, template: str = "chat", max_new_tokens: int = 48,
+             batch_size: int = 256, pool=None) -> dict[str, float]:
+  """Greedy accuracy of `model` (a `models.Model`) on `items`, per benchmark and overall."""
+  from spice_jax.sampling import Sampler
+  sampler = Sampler(model.config, model.mesh, dtype=model.dtype)
+  stop = tuple(model.stop_ids)
+
+  def generate_fn(prompts, **kw):
+    return sampler(model.params, prompts, stop_ids=stop, **kw)
+
+  proto = runner.Protocol(max_new_tokens=int(max_new_tokens), template=template,
+                          batch_size=int(batch_size))
+  res = runner.run_items(generate_fn, model.tokenizer, items, proto, pool=pool)
+  out = {k: float(v) for k, v in res.accuracy.items()
+         if v is not None and k.startswith("world_")}
+  out["overall"] = sum(float(r["correct"]) for r in res.records) / max(len(res.records), 1)
+  return out
+
+
+def run_curve(workdir: str, items: Sequence, *, steps: Sequence[int] | None = None,
+              **kw) -> dict[int, dict[str, float]]:
+  """`accuracy` at every (or the given) checkpoint step of a training run directory."""
+  from spice_jax.eval import coevolution
+  from spice_jax.utils import checkpointing
+  out = {}
+  for s in (steps if steps is not None else coevolution.checkpoint_steps(workdir)):
+    model, _ = checkpointing.load_params(workdir, s)
+    out[int(s)] = accuracy(model, items, **kw)
+  return out

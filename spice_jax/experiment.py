@@ -1,0 +1,189 @@
+r"""One command for the world experiment: world -> warm start -> SPICE runs -> evaluation ->
+co-evolution probe -> Markdown report + PNG plots.
+
+  python -m spice_jax.experiment --config=experiments/world_small.py:experiment --workdir=runs/world
+  python -m spice_jax.experiment --config=experiments/world_small.py:demo --workdir=runs/demo
+
+It only sequences the product's own paths: `data.world_build` + `data.corpus.build` (the
+corpus), `sft.train` (the warm start), `train.train` with one config per variant and seed,
+`eval.heldout` (held-out Reasoner accuracy per checkpoint, graded by the generator) and
+`eval.coevolution` (the probe). Each stage is skipped when its output is already there (world/
+files, the warm-start model, the built corpus, finished runs), so
+re-running resumes. Library INFO logs go to `<workdir>/log.txt`; the terminal shows progress
+bars and summary lines. The last line printed is
+`held-out reasoner accuracy: <start>% -> <end>% (lr=0 control: <control>%)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from absl import app, logging
+
+# The trainer's --config / --workdir flags (defined when spice_jax.train is imported) are
+# this command's too: the experiment runs train in-process.
+from spice_jax.train import _CONFIG, _WORKDIR
+
+
+def _apply(config, overrides):
+  """A copy of `config` with `overrides` (nested dicts, or "a.b" keys) merged in."""
+  c = config.copy_and_resolve_references()
+
+  def merge(node, over, where):
+    for key, value in dict(over).items():
+      *path, leaf = key.split(".")
+      n = node
+      for p in path:
+        n = n[p]
+      if hasattr(value, "items") and hasattr(n[leaf], "items"):
+        merge(n[leaf], value, f"{where}{key}.")
+      else:
+        n[leaf] = value
+  merge(c, overrides, "")
+  return c
+
+
+def _done(path: str) -> bool:
+  return os.path.exists(path)
+
+
+def _mark(path: str, payload) -> None:
+  with open(path, "w") as f:
+    json.dump(payload, f, indent=2)
+
+
+def build_world(cfg, workdir: str):
+  from spice_jax.data import world_build
+  w = cfg.world
+  files = world_build.WorldFiles(*(os.path.join(workdir, "world", f) for f in (
+      "warm_examples.jsonl", "spice_docs.jsonl", "eval_docs.jsonl")))
+  if all(_done(p) for p in dataclasses.astuple(files)):
+    return files                      # written by an earlier (or a concurrent) invocation
+  return world_build.build(os.path.join(workdir, "world"), n_warm=w.n_warm,
+                           n_spice=w.n_spice, n_eval=w.n_eval, seed=w.seed)
+
+
+def build_corpus(files, sft_dir: str, workdir: str) -> str:
+  from spice_jax.data import corpus as corpus_lib
+  out = os.path.join(workdir, "corpus")
+  marker = os.path.join(out, "BUILD_OK")
+  if _done(marker):
+    return out
+  spec = corpus_lib.SourceSpec(name="world", paths=(files.spice_docs,), text_field="text",
+                               id_field="id")
+  corpus_lib.build([spec], out, sft_dir, max_doc_tokens=128, progress=False)
+  _mark(marker, {"source": files.spice_docs})
+  return out
+
+
+def run_variant(cfg, name: str, seed: int, sft_dir: str, corpus_dir: str, workdir: str):
+  """One SPICE run (train.train) of variant `name`; returns (run dir, wall seconds)."""
+  from spice_jax import train as train_lib
+  run_dir = os.path.join(workdir, "runs", f"{name}_s{seed}")
+  config = _apply(cfg.spice, cfg.variants[name].to_dict())
+  config = _apply(config, {"seed": seed, "model.source": sft_dir, "corpus.data_dir": corpus_dir})
+  t0 = time.perf_counter()
+  train_lib.train(config, run_dir)
+  return run_dir, time.perf_counter() - t0
+
+
+def evaluate_run(run_dir: str, items, cfg) -> dict:
+  from spice_jax.eval import heldout
+  path = os.path.join(run_dir, "heldout.json")
+  if _done(path):
+    with open(path) as f:
+      return {int(k): v for k, v in json.load(f).items()}
+  curve = heldout.run_curve(run_dir, items, max_new_tokens=cfg.spice.spice.reasoner_max_tokens)
+  _mark(path, curve)
+  return curve
+
+
+def probe_run(run_dir: str, eval_docs, cfg) -> list:
+  from spice_jax.eval import coevolution
+  out_dir = os.path.join(run_dir, "probe")
+  if _done(os.path.join(out_dir, "coevolution.json")):
+    with open(os.path.join(out_dir, "coevolution.json")) as f:
+      return [coevolution.ProbeRow(**r) for r in json.load(f)["rows"]]
+  steps = coevolution.checkpoint_steps(run_dir)
+  load, gen, solve, _ = coevolution.hooks_from_workdir(
+      run_dir, num_answers=cfg.probe.num_answers, attempts=cfg.probe.attempts,
+      seed=cfg.probe.seed, first_step=steps[0])
+  docs = [{"text": d.text, "doc_id": d.doc_id} for d in eval_docs[:cfg.probe.num_docs]]
+  rows = coevolution.probe(steps, docs, load_params=load, generate_tasks=gen, solve=solve)
+  coevolution.write(rows, out_dir, meta={"run": run_dir, "seed": cfg.probe.seed})
+  return rows
+
+
+def run(cfg, workdir: str) -> dict:
+  """Runs every stage (resuming finished ones) and writes report.md; returns the summary."""
+  from spice_jax import sft as sft_lib
+  from spice_jax.data import world, world_build
+  from spice_jax import report
+  os.makedirs(workdir, exist_ok=True)
+  import jax
+  # Every run compiles the same sampler/update shapes: a disk cache makes that once.
+  jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  times = {}
+  t0 = time.perf_counter()
+  files = build_world(cfg, workdir)
+  sft_dir = os.path.join(workdir, "sft")
+  if not _done(os.path.join(sft_dir, "model.safetensors")):
+    t = time.perf_counter()
+    sft_lib.train(_apply(cfg.sft, {"data.examples": files.warm_examples}), sft_dir)
+    times["warm start"] = time.perf_counter() - t
+  corpus_dir = build_corpus(files, sft_dir, workdir)
+  eval_docs = world_build.read_docs(files.eval_docs)
+  items = world.eval_items(eval_docs)
+  curves, runs = {}, {}
+  for seed in cfg.seeds:      # seed-major: every variant's first seed comes first
+    for name in cfg.order:
+      if name not in cfg.main and seed not in cfg.ablation_seeds:
+        continue
+      run_dir, secs = run_variant(cfg, name, seed, sft_dir, corpus_dir, workdir)
+      times[f"{name} s{seed}"] = secs
+      t = time.perf_counter()
+      curves[(name, seed)] = evaluate_run(run_dir, items, cfg)
+      times[f"{name} s{seed} eval"] = time.perf_counter() - t
+      runs[(name, seed)] = run_dir
+  probes = {}
+  for seed in cfg.probe.seeds:
+    t = time.perf_counter()
+    probes[seed] = probe_run(runs[("spice", seed)], eval_docs, cfg)
+    times[f"probe s{seed}"] = time.perf_counter() - t
+  times["total"] = time.perf_counter() - t0
+  return report.write(workdir, curves=curves, runs=runs, probes=probes, times=times,
+                      n_items=len(items))
+
+
+def _log_to_file(workdir: str) -> None:
+  """absl/orbax/TFDS INFO chatter -> <workdir>/log.txt; the terminal keeps warnings."""
+  import logging as py_logging
+  os.makedirs(workdir, exist_ok=True)
+  handler = logging.get_absl_handler()
+  handler.python_handler.stream = open(os.path.join(workdir, "log.txt"), "a")
+  logging.set_verbosity(logging.INFO)
+  for name in ("jax", "absl", "orbax", "tensorflow"):
+    py_logging.getLogger(name).setLevel(py_logging.WARNING)
+
+
+def main(argv):
+  del argv
+  if _CONFIG.value is None or not _WORKDIR.value:
+    raise app.UsageError("--config and --workdir are required")
+  workdir = os.path.abspath(_WORKDIR.value)
+  _log_to_file(workdir)
+  os.environ.setdefault("SPICE_PROGRESS", "1")
+  summary = run(_CONFIG.value, workdir)
+  print(summary["table"])
+  print(f"\nreport: {os.path.join(workdir, 'report.md')}  (logs: {workdir}/log.txt)")
+  print(summary["line"])
+  sys.stdout.flush()
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,80 @@
+"""The world generator: ground truth by an independent evaluation, disjoint splits, files."""
+
+import json
+import re
+
+import pytest
+
+from spice_jax.data import world, world_build
+from spice_jax.spice import tasks as tasks_lib
+from spice_jax.spice import verify
+
+
+def _numbers(text):
+  return [int(x) for x in re.findall(r"\d+", text)]
+
+
+# Independent reference: the value each family's questions ask for, written directly.
+REFERENCE = {
+    "boxes": (lambda a, b, c: a * b, lambda a, b, c: a * b + c),
+    "garden": (lambda a, b, c: a * b, lambda a, b, c: 2 * a + 2 * b),
+    "savings": (lambda a, b, c: b * c, lambda a, b, c: a + b * c),
+    "trip": (lambda a, b, c: a + b, lambda a, b, c: a + b - c),
+    "shares": (lambda a, b, c: b * c, lambda a, b, c: a - b * c),
+}
+
+
+@pytest.mark.parametrize("split", world.SPLITS)
+def test_results_match_reference_and_steps_check_out(split):
+  for d in world.generate(split, 300, seed=3):
+    easy, hard = d.results()
+    ref_e, ref_h = REFERENCE[d.family]
+    assert easy.value == ref_e(d.a, d.b, d.c)
+    assert hard.value == ref_h(d.a, d.b, d.c)
+    assert (easy.difficulty, hard.difficulty) == (1, 2)
+    for r in (easy, hard):
+      for step in r.steps:  # every "x op y = z" step is arithmetic that holds
+        x, op, y, _, z = step.split()
+        assert {"+": int(x) + int(y), "-": int(x) - int(y), "*": int(x) * int(y)}[op] == int(z)
+      assert r.value >= 0
+      # the question restates the quantities but never states the result
+      assert d.premise in r.question
+      assert str(r.value) not in re.findall(r"\d+", r.question.replace(d.premise, ""))
+    # the document states both results
+    assert easy.value in _numbers(d.text) and hard.value in _numbers(d.text)
+
+
+def test_splits_are_disjoint_and_deterministic():
+  keys = {s: {(t[0], t[1], t[2], t[3]) for t in world.all_tuples(s)} for s in world.SPLITS}
+  assert not keys["warm"] & keys["spice"]
+  assert not keys["warm"] & keys["eval"]
+  assert not keys["spice"] & keys["eval"]
+  questions = {s: {r.question.split(". ", 1)[0] + str(d.family) + str((d.a, d.b, d.c))
+                   for d in world.generate(s, 200) for r in d.results()} for s in world.SPLITS}
+  assert not questions["warm"] & questions["eval"]
+  assert world.generate("eval", 20, seed=1) == world.generate("eval", 20, seed=1)
+  assert world.generate("eval", 20, seed=1) != world.generate("eval", 20, seed=2)
+
+
+def test_targets_parse_and_verify_with_the_product_code():
+  d = world.generate("warm", 1, seed=0)[0]
+  easy, hard = d.results()
+  task = tasks_lib.parse(world.challenger_target(hard), "compact", expect="free_form")
+  assert task.valid and task.answer == str(hard.value) and task.kind == "integer"
+  assert task.question == hard.question
+  v = verify.score_detailed([world.solution(easy)], [str(easy.value)], ["integer"])[0]
+  assert v.correct
+
+
+def test_build_writes_disjoint_files(tmp_path):
+  files = world_build.build(str(tmp_path), n_warm=50, n_spice=30, n_eval=20, seed=0)
+  ex = [json.loads(l) for l in open(files.warm_examples)]
+  assert {e["role"] for e in ex} == {"challenger", "reasoner"}
+  assert sum(e["role"] == "challenger" for e in ex) == 50
+  eval_docs = world_build.read_docs(files.eval_docs)
+  spice_text = {json.loads(l)["text"] for l in open(files.spice_docs)}
+  assert len(eval_docs) == 20 and not spice_text & {d.text for d in eval_docs}
+  items = world.eval_items(eval_docs)
+  assert len(items) == 40 and {i.benchmark for i in items} == {"world_d1", "world_d2"}
+  for it, d in zip(items[::2], eval_docs):
+    assert it.gold == str(d.results()[0].value)
