@@ -34,8 +34,7 @@ def sft_config() -> ml_collections.ConfigDict:
 
 def spice_config() -> ml_collections.ConfigDict:
   c = base.get_config()
-  c.model.source = ""                    # the sft workdir (set by the experiment)
-  c.model.preset = PRESET                # its architecture (shape checks)
+  c.model.source = ""                    # the sft workdir (set by the experiment); PRESET shape
   c.model.dtype = "float32"
   c.model.remat = False
   c.mesh.shape = (1, 1, 1)
@@ -50,7 +49,7 @@ def spice_config() -> ml_collections.ConfigDict:
   sp.formats = ("free_form",)
   sp.format_selection = "fixed"
   sp.challenger_style = "compact"
-  sp.reasoner_template = "chat"
+  sp.chat_layout = "chat"
   sp.challenger_max_tokens = 64
   sp.reasoner_max_tokens = 48
   sp.challenger_temperature = 0.7       # the Challenger copies results from the document

