@@ -31,6 +31,7 @@ from typing import Sequence
 
 from absl import app, flags, logging
 
+from spice_jax.errors import SpiceError
 from spice_jax.eval import benchmarks as bench_lib
 from spice_jax.eval import coevolution as coevo_lib
 from spice_jax.eval import runner as runner_lib
@@ -84,7 +85,7 @@ _CO_MAX_NEW = flags.DEFINE_integer("coevolution_max_new_tokens", 0,
                                    "Token budget of both roles (0 = the run's).")
 
 
-class EvalError(ValueError):
+class EvalError(SpiceError, ValueError):
   pass
 
 

@@ -36,6 +36,8 @@ import dataclasses
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
+from spice_jax.errors import SpiceError
+
 ACTIONS = ("off", "warn", "skip_update", "rollback")
 DECISIONS = ("ok", "warn", "skip_update", "rollback")
 _SEVERITY = {d: i for i, d in enumerate(DECISIONS)}
@@ -43,7 +45,7 @@ STATE_VERSION = 1
 _MAD_TO_SIGMA = 0.6745  # z = 0.6745 (x - median) / MAD is a standard score for Gaussian noise
 
 
-class GuardError(RuntimeError):
+class GuardError(SpiceError, RuntimeError):
   """Raised when guarding cannot continue (too many consecutive rollbacks, bad config/state)."""
 
 

@@ -21,6 +21,7 @@ import sys
 
 from absl import app, flags
 
+from spice_jax.errors import SpiceError
 from spice_jax.planning import hardware, memory, roofline
 from spice_jax.planning.workload import Assumptions, Workload, WorkloadError, from_config
 
@@ -50,7 +51,7 @@ ALL_ARGS = {"qwen3_4b.py": "v5p-64", "qwen3_8b.py": "v5p-64", "octothinker_3b.py
 SKIP = {"__init__.py", "base.py", "paper.py"}
 
 
-class PlanError(ValueError):
+class PlanError(SpiceError, ValueError):
   pass
 
 

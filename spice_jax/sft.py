@@ -26,12 +26,14 @@ import time
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from spice_jax.errors import SpiceError
+
 # The CLI flags are defined only when this module runs as a program (see the bottom), so
 # importing it (as `spice_jax.experiment` does) defines no flags.
 _CONFIG = _WORKDIR = None
 
 
-class SFTConfigError(ValueError):
+class SFTConfigError(SpiceError, ValueError):
   """A config that cannot run; the message names the field."""
 
 

@@ -16,10 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
+from spice_jax.errors import SpiceError
 from spice_jax.spice import prompts as prompts_lib
 
 
-class SFTDataError(ValueError):
+class SFTDataError(SpiceError, ValueError):
   pass
 
 

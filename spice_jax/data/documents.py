@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from absl import logging
 import numpy as np
 
+from spice_jax.errors import SpiceError
 from spice_jax.data import readers
 
 _MAX_LOCATIONS = 5
@@ -39,7 +40,7 @@ SKIP_REASONS = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(SpiceError, ValueError):
   pass
 
 

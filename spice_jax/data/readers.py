@@ -28,6 +28,8 @@ import os
 import zlib
 from typing import Any, Iterator, NamedTuple, Sequence
 
+from spice_jax.errors import SpiceError
+
 RECORD_REASONS = {
     "blank_line": "blank line in a JSON-lines file",
     "too_long": "record larger than the size limit",
@@ -51,7 +53,7 @@ _COMPRESSED = ("", ".gz", ".zst", ".zstd")
 _TEXT_EXT = (".txt", ".md", ".markdown")
 
 
-class FileError(ValueError):
+class FileError(SpiceError, ValueError):
   """A file that cannot be read (further): `reason` (FILE_REASONS), `location`, `detail`."""
 
   def __init__(self, reason: str, location: str, detail: str = ""):

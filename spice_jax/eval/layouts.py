@@ -17,11 +17,13 @@ import random
 import re
 from typing import Any, Sequence
 
+from spice_jax.errors import SpiceError
+
 LETTERS = "ABCDEFGHIJ"
 README = "third_party/benchmarks/README.md"
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(SpiceError, ValueError):
   """A benchmark file that is missing, unreadable or not in a known layout."""
 
 

@@ -12,8 +12,10 @@ import json
 import os
 from typing import Any
 
+from spice_jax.errors import SpiceError
 
-class ModelConfigError(ValueError):
+
+class ModelConfigError(SpiceError, ValueError):
   """A model description that we cannot build (unsupported architecture, bad field)."""
 
 

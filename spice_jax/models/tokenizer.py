@@ -15,8 +15,10 @@ from typing import Sequence
 import jinja2
 import jinja2.sandbox
 
+from spice_jax.errors import SpiceError
 
-class TokenizerError(ValueError):
+
+class TokenizerError(SpiceError, ValueError):
   pass
 
 

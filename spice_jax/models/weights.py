@@ -14,10 +14,11 @@ from typing import Any, Callable, Iterator
 import jax
 import numpy as np
 
+from spice_jax.errors import SpiceError
 from spice_jax.models.config import ModelConfig, ModelConfigError, RopeScaling, to_hf_config
 
 
-class WeightsError(ValueError):
+class WeightsError(SpiceError, ValueError):
   """A checkpoint we cannot read: missing/truncated file, missing tensor, wrong shape."""
 
 

@@ -17,6 +17,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from spice_jax.errors import SpiceError
+
 AXES = ("data", "fsdp", "tensor")
 
 # Logical axis -> mesh axis (or tuple of mesh axes, or None = replicated).
@@ -34,7 +36,7 @@ RULES: tuple[tuple[str, Any], ...] = (
 )
 
 
-class MeshError(ValueError):
+class MeshError(SpiceError, ValueError):
   pass
 
 

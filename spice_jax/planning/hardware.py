@@ -12,10 +12,12 @@ import functools
 import json
 import os
 
+from spice_jax.errors import SpiceError
+
 _TABLE = os.path.join(os.path.dirname(__file__), "hardware.json")
 
 
-class HardwareError(ValueError):
+class HardwareError(SpiceError, ValueError):
   pass
 
 

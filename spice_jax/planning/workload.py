@@ -12,12 +12,13 @@ import dataclasses
 import math
 import os
 
+from spice_jax.errors import SpiceError
 from spice_jax.models import presets
 from spice_jax.models.config import ModelConfig, read_hf_config
 from spice_jax.parallel import mesh as mesh_lib
 
 
-class WorkloadError(ValueError):
+class WorkloadError(SpiceError, ValueError):
   pass
 
 

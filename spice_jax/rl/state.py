@@ -22,8 +22,10 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from spice_jax.errors import SpiceError
 
-class OptimConfigError(ValueError):
+
+class OptimConfigError(SpiceError, ValueError):
   pass
 
 

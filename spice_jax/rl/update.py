@@ -35,6 +35,7 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from spice_jax.errors import SpiceError
 from spice_jax import parallel
 from spice_jax.models import model as model_lib
 from spice_jax.models.config import ModelConfig
@@ -47,7 +48,7 @@ _ROW_KEYS = ("tokens", "positions", "targets", "loss_mask", "advantages", "norm"
              "role", "old_logprobs", "has_old_logprobs")
 
 
-class UpdateError(ValueError):
+class UpdateError(SpiceError, ValueError):
   pass
 
 

@@ -49,12 +49,14 @@ from typing import Mapping, Sequence
 import jax
 import numpy as np
 
+from spice_jax.errors import SpiceError
+
 ROLES = ("challenger", "reasoner")
 ROLE_IDS = {r: i for i, r in enumerate(ROLES)}
 PAD_ROLE = -1
 
 
-class BatchError(ValueError):
+class BatchError(SpiceError, ValueError):
   pass
 
 

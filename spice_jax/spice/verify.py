@@ -38,6 +38,7 @@ import threading
 import time
 from typing import NamedTuple, Sequence
 
+from spice_jax.errors import SpiceError
 from spice_jax.spice.answers import (  # noqa: F401  (re-exported)
     KINDS, MAX_ANSWER_CHARS, MAX_SCAN_CHARS, MCQ_LETTERS, as_fraction, canonical_answer,
     clean_math, extract_boxed, extract_letter, majority_answer, majority_vote,
@@ -48,7 +49,7 @@ WORKER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify
 _log = logging.getLogger(__name__)
 
 
-class VerifierError(RuntimeError):
+class VerifierError(SpiceError, RuntimeError):
   pass
 
 
