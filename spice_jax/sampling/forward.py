@@ -161,6 +161,47 @@ def _attend_one(q, k, v, bias):
   return jnp.einsum("bkgs,bksd->bkgd", p.astype(v.dtype), v, preferred_element_type=jnp.float32)
 
 
+def _rope_tables(cfg: ModelConfig, positions):
+  """positions [B, T] int32 -> (cos, sin) [B, T, 1, Dh/2] f32."""
+  ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
+  return jnp.cos(ang)[:, :, None], jnp.sin(ang)[:, :, None]
+
+
+def _qkv(lw, cfg: ModelConfig, x, cos, sin):
+  """Attention inputs of one layer. x: [B, T, D] f32 -> q [B, T, H, Dh] f32 (scaled, rotated),
+  k [B, T, K, Dh] f32 (rotated), v [B, T, K, Dh] f32."""
+  B, T, _ = x.shape
+  H, K, Dh, eps = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.rms_eps
+  qkv = _dot(_rms(x, lw["attn_norm"], eps), lw["wqkv"])  # [B, T, (H + 2K) Dh]
+  q = qkv[..., :H * Dh].reshape(B, T, H, Dh)
+  k = qkv[..., H * Dh:(H + K) * Dh].reshape(B, T, K, Dh)
+  v = qkv[..., (H + K) * Dh:].reshape(B, T, K, Dh)
+  if cfg.qk_norm:
+    q = _rms(q, lw["q_norm"], eps)
+    k = _rms(k, lw["k_norm"], eps)
+  return _rope(q, cos, sin) * Dh ** -0.5, _rope(k, cos, sin), v
+
+
+def _finish_layer(lw, cfg: ModelConfig, x, o):
+  """Residual + MLP after attention. x: [B, T, D] f32; o: [B, T, H * Dh] f32 -> [B, T, D]."""
+  x = x + _dot(o, lw["wo"])
+  gu = _dot(_rms(x, lw["mlp_norm"], cfg.rms_eps), lw["wgu"])
+  F = gu.shape[-1] // 2
+  return x + _dot(jax.nn.silu(gu[..., :F]) * gu[..., F:], lw["wd"])
+
+
+def _attend_cached(q, ck, cv, bias):
+  """Attention of q [B, T, H, Dh] over a head-major cache ck [B, K, Dh, S], cv [B, K, S, Dh]
+  with an additive bias [B, T, S] -> [B, T, H * Dh] f32."""
+  B, T, H, Dh = q.shape
+  K = ck.shape[1]
+  G = H // K
+  if T == 1:
+    return _attend_one(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
+  q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
+  return _attend(q, ck, cv, bias).transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
+
+
 def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, kv_mask,
             prefill: bool, row_map: bool = False):
   """Runs the model over `tokens`, writing their k/v into the cache.
@@ -180,13 +221,10 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
     (hidden [B, T, D] f32 after the final norm, new cache).
   """
   B, T = tokens.shape
-  H, K, Dh, eps = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.rms_eps
-  G = H // K
+  H, K, Dh = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
   x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
-  ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
-  cos, sin = jnp.cos(ang)[:, :, None], jnp.sin(ang)[:, :, None]
+  cos, sin = _rope_tables(cfg, positions)
   dt = cache[0]["k"].dtype
-  neg = jnp.float32(-1e30)
   if prefill:
     slots = jnp.arange(T)
     mask = kv_mask[:, None, :T] & (slots[None, :] <= slots[:, None])[None]  # [B, T, T]
@@ -194,37 +232,22 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
     slots = cache_index + jnp.arange(T)
     S = kv_mask.shape[1]
     mask = kv_mask[:, None, :] & (jnp.arange(S)[None, :] <= slots[:, None])[None]
-  bias = jnp.where(mask, 0.0, neg)  # [B, T, S or T]
-  scale = Dh ** -0.5
+  bias = jnp.where(mask, 0.0, jnp.float32(-1e30))  # [B, T, S or T]
   new_cache = []
   for lw, lc in zip(w["layers"], cache):
-    h = _rms(x, lw["attn_norm"], eps)
-    qkv = _dot(h, lw["wqkv"])  # [B, T, (H + 2K) Dh]
-    q = qkv[..., :H * Dh].reshape(B, T, H, Dh)
-    k = qkv[..., H * Dh:(H + K) * Dh].reshape(B, T, K, Dh)
-    v = qkv[..., (H + K) * Dh:].reshape(B, T, K, Dh)
-    if cfg.qk_norm:
-      q = _rms(q, lw["q_norm"], eps)
-      k = _rms(k, lw["k_norm"], eps)
-    q = _rope(q, cos, sin) * scale
-    k = _rope(k, cos, sin)
+    q, k, v = _qkv(lw, cfg, x, cos, sin)
     k = k.astype(dt).transpose(0, 2, 3, 1)  # [B, K, Dh, T]
     v = v.astype(dt).transpose(0, 2, 1, 3)  # [B, K, T, Dh]
     ck = jax.lax.dynamic_update_slice_in_dim(lc["k"], k, cache_index, axis=3)
     cv = jax.lax.dynamic_update_slice_in_dim(lc["v"], v, cache_index, axis=2)
     new_cache.append({"k": ck, "v": cv})
-    if T == 1 and not prefill:
-      o = _attend_one(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
+    if prefill:
+      qp = q.reshape(B, T, K, H // K, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
+      o = _attend_prompt(qp, k, v, bias, row_map).transpose(0, 3, 1, 2, 4).reshape(B, T, -1)
     else:
-      q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
-      o = _attend_prompt(q, k, v, bias, row_map) if prefill else _attend(q, ck, cv, bias)
-      o = o.transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
-    x = x + _dot(o, lw["wo"])
-    h = _rms(x, lw["mlp_norm"], eps)
-    gu = _dot(h, lw["wgu"])
-    F = gu.shape[-1] // 2
-    x = x + _dot(jax.nn.silu(gu[..., :F]) * gu[..., F:], lw["wd"])
-  return _rms(x, w["final_norm"], eps), new_cache
+      o = _attend_cached(q, ck, cv, bias)
+    x = _finish_layer(lw, cfg, x, o)
+  return _rms(x, w["final_norm"], cfg.rms_eps), new_cache
 
 
 def logits(w, hidden):

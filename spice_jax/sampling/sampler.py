@@ -38,42 +38,14 @@ from jax.sharding import NamedSharding
 
 from spice_jax import parallel
 from spice_jax.models.config import ModelConfig
-from spice_jax.sampling import forward, strategies
+from spice_jax.sampling import engine as engine_lib
+from spice_jax.sampling import forward, requests, strategies
+from spice_jax.sampling.requests import PromptError, SampleOutput  # noqa: F401 (public API)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 PAD = 0  # token id written after a row has finished, and into left padding
-
-
-class PromptError(ValueError):
-  """A prompt the sampler cannot run (empty, out-of-vocabulary ids, too long)."""
-
-
-@dataclasses.dataclass
-class SampleOutput:
-  """Sampling results, rows in input order (numpy).
-
-  Attributes:
-    tokens: [N, max_new_tokens] int32, generated ids, PAD (0) after each row's end.
-    logprobs: [N, max_new_tokens] f32, log-prob of each sampled token under the distribution
-      it was drawn from (temperature, top-k, top-p applied). Greedy decoding draws from a
-      point mass, so its logprobs are 0. 0 after a row's end.
-    model_logprobs: [N, max_new_tokens] f32, log-prob under the unmodified model
-      (temperature 1, no filtering). 0 after a row's end.
-    lengths: [N] int32, generated tokens per row including the stop token if one was made.
-    finish_reason: per row "stop" (produced a stop id) or "length" (hit max_new_tokens).
-  """
-  tokens: np.ndarray
-  logprobs: np.ndarray
-  model_logprobs: np.ndarray
-  lengths: np.ndarray
-  finish_reason: list[str]
-
-  def completion(self, i: int) -> list[int]:
-    """Generated ids of row i, up to and including its stop token."""
-    return [int(t) for t in self.tokens[i, :int(self.lengths[i])]]
-
-  def __len__(self) -> int:
-    return len(self.finish_reason)
+ENGINES = ("static", "continuous")
+DEFAULT_ENGINE = "continuous"
 
 
 @flax.struct.dataclass
@@ -99,7 +71,7 @@ class Controls:
   """Traced per-call inputs that do not change the program.
 
   pad_len: [B] int32 left padding per row; row_keys: [B] PRNG keys;
-  max_new: scalar int32; temperature, top_p: scalar f32; top_k: scalar int32;
+  max_new: [B] int32 per-row token caps (0 for dummy rows); temperature, top_p: scalar f32; top_k: scalar int32;
   stop_ids: [n_stop] int32 (-1 fill).
   """
   pad_len: jax.Array
@@ -138,8 +110,13 @@ class Sampler:
     mesh: device mesh; the batch is split over ('data', 'fsdp'), heads over 'tensor'.
     dtype: compute dtype of the matmuls ("float32" or "bfloat16"); params are cast once per
       call, outside the decode loop. Accumulation, norms and softmax are float32.
-    cache_dtype: KV cache dtype. float32 (default) is fastest on CPU; bfloat16 halves the
-      cache memory (better on accelerators / for long contexts).
+    cache_dtype: KV cache dtype. Default: float32 on CPU (fastest there), bfloat16 on
+      accelerators (half the memory and the attention reads).
+    engine: "continuous" (slots over a paged KV cache, `engine.ContinuousEngine`) or
+      "static" (one padded batch per call). Both give the same tokens for the same seed.
+    decode_slots, window, page_size, kv_pages, prefill_chunk, prefill_rows: continuous
+      engine settings (slots, decode steps per device loop, tokens per KV page, pool pages
+      (None = enough for every slot), prompt tokens per prefill chunk, prompts per chunk).
     max_prompt_len: longest prompt accepted (default cfg.max_seq_len); longer prompts raise
       `PromptError` (the caller decides how to shorten them).
     min_prompt_bucket: smallest prompt-length bucket.
@@ -158,9 +135,16 @@ class Sampler:
   """
 
   def __init__(self, cfg: ModelConfig, mesh, *, dtype: str = "float32",
-               cache_dtype: str = "float32", max_prompt_len: int | None = None,
+               cache_dtype: str | None = None, max_prompt_len: int | None = None,
                min_prompt_bucket: int = 16, min_new_bucket: int = 16,
-               prefill_tokens: int = 2048, decode_phases: int = 3):
+               prefill_tokens: int = 2048, decode_phases: int = 3,
+               engine: str = DEFAULT_ENGINE, decode_slots: int = 64, window: int = 16,
+               page_size: int = 16, kv_pages: int | None = None, prefill_chunk: int = 256,
+               prefill_rows: int = 8):
+    if cache_dtype is None:
+      cache_dtype = "float32" if jax.default_backend() == "cpu" else "bfloat16"
+    if engine not in ENGINES:
+      raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     for name, val in (("dtype", dtype), ("cache_dtype", cache_dtype)):
       if val not in DTYPES:
         raise ValueError(f"{name} must be one of {sorted(DTYPES)}, got {val!r}")
@@ -177,11 +161,23 @@ class Sampler:
     if decode_phases < 1:
       raise ValueError(f"decode_phases must be >= 1, got {decode_phases}")
     self.decode_phases = decode_phases
+    self.engine = engine
+    self._continuous = engine_lib.ContinuousEngine(
+        self, slots=decode_slots, window=window, page_size=page_size, kv_pages=kv_pages,
+        prefill_chunk=prefill_chunk, prefill_rows=prefill_rows)
     self.num_compilations = 0
     self.compile_seconds = 0.0
     self.last_timing: dict[str, Any] = {}
     self._programs: dict[Any, Any] = {}
     self._batch_shards = math.prod(mesh.shape[a] for a in ("data", "fsdp"))
+
+  @property
+  def _compute_dt(self):
+    return DTYPES[self.dtype]
+
+  @property
+  def _cache_dt(self):
+    return DTYPES[self.cache_dtype]
 
   # ------------------------------------------------------------------ shapes & shardings
 
@@ -267,6 +263,7 @@ class Sampler:
                                      ctl.top_k, ctl.top_p, strategy)
     live = ctl.pad_len < P  # dummy rows are all padding
     tok = jnp.where(live, tok, PAD)
+    capped = ctl.max_new <= 1
     zeros_i = jnp.zeros((B, shapes.new), jnp.int32)
     zeros_f = jnp.zeros((B, shapes.new), jnp.float32)
     state = DecodeState(
@@ -275,7 +272,7 @@ class Sampler:
         logp=zeros_f.at[:, 0].set(jnp.where(live, lp, 0.0)),
         model_logp=zeros_f.at[:, 0].set(jnp.where(live, mlp, 0.0)),
         last=tok,
-        done=~live | jnp.isin(tok, ctl.stop_ids),
+        done=~live | capped | jnp.isin(tok, ctl.stop_ids),
         length=live.astype(jnp.int32))
     return cache, state
 
@@ -298,7 +295,7 @@ class Sampler:
     def cond_for(end):
       def cond(carry):
         _, st = carry
-        return (st.step < jnp.minimum(ctl.max_new, end)) & ~jnp.all(st.done)
+        return (st.step < jnp.minimum(jnp.max(ctl.max_new), end)) & ~jnp.all(st.done)
       return cond
 
     def body_for(kv_mask):
@@ -321,7 +318,8 @@ class Sampler:
             logp=put(st.logp, jnp.where(active, lp, 0.0)),
             model_logp=put(st.model_logp, jnp.where(active, mlp, 0.0)),
             last=tok,
-            done=st.done | (active & jnp.isin(tok, ctl.stop_ids)),
+            done=st.done | (active & (jnp.isin(tok, ctl.stop_ids)
+                                      | (st.length + 1 >= ctl.max_new))),
             length=st.length + active.astype(jnp.int32))
         return cache, st
       return body
@@ -342,25 +340,29 @@ class Sampler:
     # aliases this output and the loop updates it in place.
     return carry
 
-  def _program(self, kind: str, shapes: Shapes, strategy, args):
-    """Compiled program for (kind, bucket, strategy, argument signature); compiles once."""
-    sig = jax.tree.map(lambda x: (x.shape, str(x.dtype), getattr(x, "sharding", None)), args)
-    key = (kind, shapes, strategy, jax.tree.structure(args), tuple(jax.tree.leaves(sig)))
-    prog = self._programs.get(key)
+  def _compiled(self, key, fn, args, donate=()):
+    """Compiled `fn` for (key, argument signature); compiles once, counted."""
+    sig = jax.tree.map(lambda x: (np.shape(x), str(np.asarray(x).dtype) if not hasattr(
+        x, "dtype") else str(x.dtype), getattr(x, "sharding", None)), args)
+    full = (key, jax.tree.structure(args), tuple(jax.tree.leaves(sig)))
+    prog = self._programs.get(full)
     if prog is None:
-      fn = self._prefill if kind == "prefill" else self._decode
-      fn = functools.partial(fn, shapes=shapes, strategy=strategy)
-      donate = () if kind == "prefill" else (
-          (1, 2) if len(self.phases(shapes)) == 1 else (2,))
       t0 = time.perf_counter()
       with jax.set_mesh(self.mesh):
         prog = jax.jit(fn, donate_argnums=donate).lower(*args).compile()
       dt = time.perf_counter() - t0
       self.compile_seconds += dt
       self.num_compilations += 1
-      logging.info("sampler: compiled %s for %s %s in %.1fs", kind, shapes, strategy, dt)
-      self._programs[key] = prog
+      logging.info("sampler: compiled %s in %.1fs", key, dt)
+      self._programs[full] = prog
     return prog
+
+  def _program(self, kind: str, shapes: Shapes, strategy, args):
+    """Static-path program for (kind, bucket, strategy, argument signature)."""
+    fn = self._prefill if kind == "prefill" else self._decode
+    fn = functools.partial(fn, shapes=shapes, strategy=strategy)
+    donate = () if kind == "prefill" else ((1, 2) if len(self.phases(shapes)) == 1 else (2,))
+    return self._compiled((kind, shapes, strategy), fn, args, donate)
 
   # ------------------------------------------------------------------ host API
 
@@ -375,89 +377,74 @@ class Sampler:
       pad_len[r] = P - len(p)
     return tokens, pad_len
 
-  def _validate(self, prompts, max_new_tokens):
-    if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
-      raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
-    if len(prompts) == 0:
-      raise PromptError("prompts is empty: need at least one prompt")
-    V = self.cfg.vocab_size
-    out = []
-    for i, p in enumerate(prompts):
-      a = np.asarray(p)
-      if a.ndim != 1 or a.size == 0:
-        raise PromptError(f"prompt {i}: must be a non-empty list of token ids, got shape "
-                          f"{a.shape}")
-      if not np.issubdtype(a.dtype, np.integer):
-        raise PromptError(f"prompt {i}: token ids must be ints, got dtype {a.dtype}")
-      if a.min() < 0 or a.max() >= V:
-        raise PromptError(f"prompt {i}: token ids must be in [0, {V}), got range "
-                          f"[{a.min()}, {a.max()}]")
-      if a.size > self.max_prompt_len:
-        raise PromptError(f"prompt {i}: {a.size} tokens exceeds max_prompt_len="
-                          f"{self.max_prompt_len}; shorten it or raise the limit")
-      out.append(a.astype(np.int32))
-    return out
-
-  def __call__(self, params, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
-               temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-               seed: int | jax.Array = 0, stop_ids: Sequence[int] = ()) -> SampleOutput:
+  def __call__(self, params, prompts: Sequence[Sequence[int]], *,
+               max_new_tokens: int | Sequence[int], temperature: float = 1.0, top_k: int = 0,
+               top_p: float = 1.0, seed: int | jax.Array = 0, stop_ids: Sequence[int] = (),
+               engine: str | None = None) -> SampleOutput:
     """Samples continuations of `prompts` (token-id lists of any lengths).
 
     Args:
       params: param tree of `cfg` (float32 master weights; cast to the compute dtype).
       prompts: N token-id lists, 1 <= len <= max_prompt_len.
-      max_new_tokens: tokens to generate per row at most.
+      max_new_tokens: tokens to generate per row at most: one int, or N ints (per row).
       temperature: 0 = greedy; otherwise the softmax temperature.
       top_k: keep the k most likely tokens (0 = off).
       top_p: nucleus mass in (0, 1] (1 = off).
       seed: int seed or a jax PRNG key.
       stop_ids: token ids that end a row (the stop token is kept in the output).
+      engine: override the sampler's engine for this call ("static" / "continuous").
 
     Returns:
-      SampleOutput with N rows in input order.
+      SampleOutput with N rows in input order, max(max_new_tokens) columns.
     """
-    prompts = self._validate(prompts, max_new_tokens)
+    engine = engine or self.engine
+    if engine not in ENGINES:
+      raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    prompts = requests.validate_prompts(prompts, self.cfg.vocab_size, self.max_prompt_len)
+    caps = requests.validate_caps(max_new_tokens, len(prompts))
     strategy = strategies.Strategy.make(float(temperature), int(top_k), float(top_p),
                                         self.cfg.vocab_size)
     stop = sorted({int(s) for s in stop_ids})
-    index: dict[bytes, int] = {}
-    src = np.zeros((len(prompts),), np.int32)
-    for r, p in enumerate(prompts):
-      src[r] = index.setdefault(p.tobytes(), len(index))
-    shapes = self.shapes_for(prompts, int(max_new_tokens), len(stop), len(index))
+    uniq, src = requests.group_prompts(prompts)
+    key = requests.root_key(seed)
+    rep = parallel.replicated(self.mesh)
+    scalars = (_put(np.float32(temperature if temperature > 0 else 1.0), rep),
+               _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
+    stop_arr = np.full((_pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
+    stop_arr[:len(stop)] = stop
+    if engine == "continuous":
+      keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts))))
+      t0 = time.perf_counter()
+      out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys)
+      self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
+                          **self._continuous.last_stats}
+      return requests.make_output(*out, stop)
+    return self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
+                        stop)
+
+  def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop):
+    """The static path: one padded batch, prefill then the decode while_loop(s)."""
+    shapes = self.shapes_for(prompts, int(caps.max()), len(stop), len(uniq))
     B = shapes.batch
     tokens, pad_len = self.prepare(prompts, shapes.batch, shapes.prompt)
     if shapes.unique:
-      uniq = [None] * len(index)
-      for r, p in enumerate(prompts):
-        uniq[src[r]] = p
       tokens_u, pad_u = self.prepare(uniq, shapes.unique, shapes.prompt)
       src_b = np.zeros((B,), np.int32)
       src_b[:len(prompts)] = src
     else:
       tokens_u, pad_u, src_b = tokens, pad_len, np.arange(B, dtype=np.int32)
-
-    key = seed if isinstance(seed, jax.Array) else jax.random.key(int(seed))
-    if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-      key = jax.random.wrap_key_data(key)
-    row_keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(B))
-    stop_arr = np.full((shapes.n_stop,), -1, np.int32)
-    stop_arr[:len(stop)] = stop
-
+    keys = requests.row_keys(key, B)
     bs = lambda a: _put(a, self._batch_spec(np.shape(a)))
-    rep = parallel.replicated(self.mesh)
     if jax.process_count() > 1:  # multi-controller: place host values shard by shard
-      row_keys = jax.random.wrap_key_data(
-          _put(np.asarray(jax.random.key_data(row_keys)), self._batch_spec(row_keys.shape)))
+      keys = jax.random.wrap_key_data(
+          _put(np.asarray(jax.random.key_data(keys)), self._batch_spec(keys.shape)))
     else:
-      row_keys = jax.device_put(row_keys, self._batch_spec(row_keys.shape))
-    ctl = Controls(
-        pad_len=bs(pad_len), row_keys=row_keys,
-        max_new=_put(np.int32(max_new_tokens), rep),
-        temperature=_put(np.float32(temperature if temperature > 0 else 1.0), rep),
-        top_k=_put(np.int32(top_k), rep),
-        top_p=_put(np.float32(top_p), rep),
-        stop_ids=_put(stop_arr, rep))
+      keys = jax.device_put(keys, self._batch_spec(keys.shape))
+    caps_b = np.zeros((B,), np.int32)
+    caps_b[:len(prompts)] = caps
+    ctl = Controls(pad_len=bs(pad_len), row_keys=keys, max_new=bs(caps_b),
+                   temperature=scalars[0], top_k=scalars[1], top_p=scalars[2],
+                   stop_ids=_put(stop_arr, parallel.replicated(self.mesh)))
     pre_args = (params, bs(tokens_u), bs(pad_u), bs(src_b), ctl)
     prefill = self._program("prefill", shapes, strategy, pre_args)
     t0 = time.perf_counter()
@@ -472,20 +459,15 @@ class Sampler:
     del cache
     steps = int(state.step)  # waits for the loop
     t3 = time.perf_counter()
-    self.last_timing = {"prefill_s": t1 - t0, "decode_s": t3 - t2, "decode_steps": steps,
-                        "shapes": shapes}
-
+    self.last_timing = {"engine": "static", "prefill_s": t1 - t0, "decode_s": t3 - t2,
+                        "decode_steps": steps, "shapes": shapes}
     host = _get({"tokens": state.tokens, "logp": state.logp, "model_logp": state.model_logp,
                  "length": state.length})
-    n, m = len(prompts), int(max_new_tokens)
-    toks = np.asarray(host["tokens"][:n, :m], np.int32)
-    lengths = np.asarray(host["length"][:n], np.int32)
-    stop_set = set(stop)
-    reasons = ["stop" if lengths[i] > 0 and int(toks[i, lengths[i] - 1]) in stop_set
-               else "length" for i in range(n)]
-    return SampleOutput(tokens=toks, logprobs=np.asarray(host["logp"][:n, :m], np.float32),
-                        model_logprobs=np.asarray(host["model_logp"][:n, :m], np.float32),
-                        lengths=lengths, finish_reason=reasons)
+    n, m = len(prompts), int(caps.max())
+    out = requests.make_output(host["tokens"][:n, :m], host["logp"][:n, :m],
+                               host["model_logp"][:n, :m], host["length"][:n], stop)
+    self.last_timing["utilisation"] = float(out.lengths.sum()) / (B * steps) if steps else 0.0
+    return out
 
 
 def _put(a, sharding):
@@ -513,14 +495,16 @@ def _sampler_for(cfg: ModelConfig, mesh, dtype: str) -> Sampler:
 
 def generate(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-             seed: int | jax.Array = 0, stop_ids: Sequence[int] | None = None) -> SampleOutput:
+             seed: int | jax.Array = 0, stop_ids: Sequence[int] | None = None,
+             engine: str | None = None) -> SampleOutput:
   """Samples from a loaded `spice_jax.models.Model`.
 
   Convenience over `Sampler` (which takes params explicitly). `stop_ids` defaults to
   `model.stop_ids`; pass () to never stop early. Compiled programs are reused across calls
-  with the same config, mesh and compute dtype.
+  with the same config, mesh and compute dtype. `engine` overrides the default engine.
   """
   sampler = _sampler_for(model.config, model.mesh, model.dtype)
   stop = model.stop_ids if stop_ids is None else tuple(stop_ids)
   return sampler(model.params, prompts, max_new_tokens=max_new_tokens,
-                 temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop_ids=stop)
+                 temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop_ids=stop,
+                 engine=engine)
