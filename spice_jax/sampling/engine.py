@@ -58,9 +58,12 @@ def _pow2(n: int, minimum: int = 1) -> int:
   return max(minimum, 1 << max(0, (int(n) - 1).bit_length()))
 
 
-def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids, *,
-                  cfg, window: int, page_size: int, strategy: strategies.Strategy):
-  """Up to `window` decode steps of all slots (see module doc).
+def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
+                  min_done, *, cfg, window: int, page_size: int,
+                  strategy: strategies.Strategy):
+  """Up to `window` decode steps of all slots (see module doc); leaves early when every
+  slot is done or when `min_done` (int32 scalar) rows have finished in this window (the
+  host has rows waiting for their slots).
 
   Returns (pool, Slots after the window, tokens [B, W] int32, logp [B, W] f32,
   model_logp [B, W] f32); column i holds step i's output (PAD / 0 for idle slots).
@@ -92,7 +95,9 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     return (i + 1, pool, st, put(toks, tok), put(lps, jnp.where(act, lp, 0.0)),
             put(mlps, jnp.where(act, mlp, 0.0)))
 
-  cond = lambda c: (c[0] < window) & jnp.any(c[2].active)
+  n_active = jnp.sum(slots.active.astype(jnp.int32))
+  cond = lambda c: ((c[0] < window) & jnp.any(c[2].active)
+                    & (n_active - jnp.sum(c[2].active.astype(jnp.int32)) < min_done))
   zi, zf = jnp.zeros((B, window), jnp.int32), jnp.zeros((B, window), jnp.float32)
   _, pool, slots, toks, lps, mlps = jax.lax.while_loop(
       cond, body, (jnp.int32(0), pool, slots, zi, zf, zf))
@@ -191,9 +196,12 @@ class ContinuousEngine:
         if not plan:
           raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
         continue
-      st, table = self._slot_arrays(sched, running, B, key_data)
-      args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (stop_dev,)
-      prog = s._compiled(("window", B, table.shape[1], n_pages, W, PG, stop_arr.shape,
+      Bw = min(B, s._rows_bucket(len(running)))  # running slots, packed
+      st, table = self._slot_arrays(sched, running, Bw, key_data)
+      min_done = max(1, len(running) // 8) if sched.queue else Bw + 1
+      args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
+          stop_dev, np.int32(min_done))
+      prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
                           strategy), self._window_fn(strategy, pool_sh), args, donate=(1,))
       t0 = time.perf_counter()
       pool, new, toks, lps, mlps = prog(*args)
@@ -201,16 +209,16 @@ class ContinuousEngine:
       stats["decode_s"] += time.perf_counter() - t0
       stats["windows"] += 1
       steps_run = int(np.max(new.step - st.step))
-      stats["slot_steps"] += B * steps_run
-      for i in running:
+      stats["slot_steps"] += Bw * steps_run
+      for c, i in enumerate(running):
         slot = sched.slots[i]
-        n = int(new.step[i] - st.step[i])
+        n = int(new.step[c] - st.step[c])
         r, j = slot.req.row, slot.step
-        out_t[r, j:j + n], out_lp[r, j:j + n] = toks[i, :n], lps[i, :n]
-        out_mlp[r, j:j + n] = mlps[i, :n]
-        slot.step, slot.last = int(new.step[i]), int(new.last[i])
+        out_t[r, j:j + n], out_lp[r, j:j + n] = toks[c, :n], lps[c, :n]
+        out_mlp[r, j:j + n] = mlps[c, :n]
+        slot.step, slot.last = int(new.step[c]), int(new.last[c])
         stats["token_steps"] += n
-        if not new.active[i]:
+        if not new.active[c]:
           lengths[r] = slot.step
           sched.finish(i)
     stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
@@ -222,28 +230,29 @@ class ContinuousEngine:
   def _window_fn(self, strategy, pool_sh):
     cfg, W, PG = self.s.cfg, self.window, self.page_size
 
-    def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids):
-      out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, cfg=cfg,
-                          window=W, page_size=PG, strategy=strategy)
+    def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done):
+      out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done,
+                          cfg=cfg, window=W, page_size=PG, strategy=strategy)
       return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
     return fn
 
   def _slot_arrays(self, sched, running, B: int, key_data):
-    """Host Slots [B] and page table [B, M] for the next window (idle slots inactive)."""
+    """Host Slots [B] and page table [B, M] for the next window: row c is slot running[c],
+    rows past them are idle."""
     PG, W = self.page_size, self.window
     z = lambda dt=np.int32: np.zeros((B,), dt)
     st = Slots(last=z(), step=z(), active=z(bool), pos0=z(), base=z(), start=z(), cap=z(),
                keys=np.zeros((B,) + key_data.shape[1:], key_data.dtype))
     rows = {}
-    for i in running:
+    for c, i in enumerate(running):
       sl = sched.slots[i]
       p = sched.prompts[sl.req.prompt]
       n_prompt = len(p.pages)
-      st.last[i], st.step[i], st.active[i] = sl.last, sl.step, True
-      st.pos0[i] = st.base[i] = p.context
-      st.start[i], st.cap[i], st.keys[i] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
+      st.last[c], st.step[c], st.active[c] = sl.last, sl.step, True
+      st.pos0[c] = st.base[c] = p.context
+      st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
-      rows[i] = sched.table_row(i)[:need]
+      rows[c] = sched.table_row(i)[:need]
     M = _pow2(max(len(r) for r in rows.values()), 4)
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
