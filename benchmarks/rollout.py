@@ -97,10 +97,13 @@ def run_ours(sampler, params, calls, seed: int = 0) -> dict:
   tokens, wall, slot_steps, peak_kv = 0, 0.0, 0.0, 0
   item = np.dtype(sampler.cache_dtype if sampler.cache_dtype != "bfloat16" else "float16")
   tok_bytes = kv_bytes_per_token(sampler.cfg, item.itemsize)
+  decode_s, decode_steps = 0.0, 0
   for prompts, caps in calls:
     t0 = time.perf_counter()
     out = sampler(params, prompts, max_new_tokens=caps, temperature=1.0, seed=seed)
     wall += time.perf_counter() - t0
+    decode_s += sampler.last_timing["decode_s"]
+    decode_steps += sampler.last_timing["decode_steps"]
     assert out.lengths.tolist() == list(caps)
     made = int(out.lengths.sum())
     tokens += made
@@ -112,20 +115,24 @@ def run_ours(sampler, params, calls, seed: int = 0) -> dict:
       sh = t["shapes"]
       slot_steps += sh.batch * t["decode_steps"]
       peak_kv = max(peak_kv, sh.batch * (sh.prompt + sh.new) * tok_bytes)
-  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens,
-          "utilisation": tokens / slot_steps, "peak_kv": peak_kv,
+  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens, "decode_s": decode_s,
+          "decode_steps": decode_steps, "utilisation": tokens / slot_steps, "peak_kv": peak_kv,
           "compiles": compiles, "compile_s": compile_s,
           "recompiles": sampler.num_compilations - compiles}
 
 
-def run_transformers(hf_dir: str, calls, dtype: str = "float32", threads: int = 1,
-                     device: str = "cpu") -> dict:
-  """transformers `generate`, one left-padded batch per call, to the call's largest cap."""
+def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 1):
   import torch
   import transformers
   torch.set_num_threads(threads)
   tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-  hf = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=tdt).to(device).eval()
+  return transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=tdt).eval()
+
+
+def run_transformers(hf, calls, device: str = "cpu") -> dict:
+  """transformers `generate` of model `hf`, one left-padded batch per call, to the call's
+  largest cap."""
+  import torch
   hf.generation_config.eos_token_id = None
   kw = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=0)
 
@@ -200,8 +207,8 @@ def main(argv):
   if _TRANSFORMERS.value:
     with tempfile.TemporaryDirectory(prefix="rollout_bench_") as tmp:
       models.export_hf(params, cfg, tmp)
-      rows["transformers float32"] = run_transformers(
-          tmp, batched(calls, _STATIC_BATCH.value), "float32", _TORCH_THREADS.value)
+      hf = load_transformers(tmp, "float32", _TORCH_THREADS.value)
+      rows["transformers float32"] = run_transformers(hf, batched(calls, _STATIC_BATCH.value))
   print(f"load {os.getloadavg()[0]:.1f}")
   print(table(rows))
   st = rows[f"spice_jax static {_DTYPE.value}"]

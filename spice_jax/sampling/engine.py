@@ -180,7 +180,7 @@ class ContinuousEngine:
     out_lp = np.zeros((N, int(max(caps))), np.float32)
     out_mlp = np.zeros_like(out_lp)
     lengths = np.zeros((N,), np.int32)
-    stats = {"windows": 0, "slot_steps": 0, "token_steps": 0, "prefill_calls": 0,
+    stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0, "prefill_calls": 0,
              "prefill_s": 0.0, "decode_s": 0.0}
     while not sched.finished:
       sched.admit()
@@ -209,6 +209,7 @@ class ContinuousEngine:
       stats["decode_s"] += time.perf_counter() - t0
       stats["windows"] += 1
       steps_run = int(np.max(new.step - st.step))
+      stats["decode_steps"] += steps_run
       stats["slot_steps"] += Bw * steps_run
       for c, i in enumerate(running):
         slot = sched.slots[i]
