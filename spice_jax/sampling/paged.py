@@ -21,6 +21,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from spice_jax.models import transformer as layers
 from spice_jax.models.config import ModelConfig
 from spice_jax.sampling import forward
 
@@ -74,16 +75,16 @@ def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, wri
     (hidden [B, T, D] f32 after the final norm, new pool).
   """
   x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
-  cos, sin = forward._rope_tables(cfg, positions)
+  cos, sin = layers.rope_tables(cfg, positions)
   dt = pool[0]["k"].dtype
-  bias = jnp.where(key_mask, 0.0, jnp.float32(-1e30))
+  bias = layers.mask_bias(key_mask)
   new_pool = []
   for lw, lc in zip(w["layers"], pool):
-    q, k, v = forward._qkv(lw, cfg, x, cos, sin)
+    q, k, v = forward.project_qkv(lw, cfg, x, cos, sin)
     # Advanced indices on axes 0 and 3 (k) / 0 and 2 (v): the value is [B, T, K, Dh].
     lc = {"k": lc["k"].at[write_page, :, :, write_off].set(k.astype(dt)),
           "v": lc["v"].at[write_page, :, write_off, :].set(v.astype(dt))}
     new_pool.append(lc)
     ck, cv = _gather(lc, table)
-    x = forward._finish_layer(lw, cfg, x, forward._attend_cached(q, ck, cv, bias))
-  return forward._rms(x, w["final_norm"], cfg.rms_eps), new_pool
+    x = forward.finish_layer(lw, cfg, x, forward.attend_cached(q, ck, cv, bias))
+  return layers.rms_norm(x, w["final_norm"], cfg.rms_eps), new_pool
