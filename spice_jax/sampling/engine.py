@@ -196,7 +196,8 @@ class ContinuousEngine:
         if not plan:
           raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
         continue
-      Bw = min(B, s._rows_bucket(len(running)))  # running slots, packed
+      # Running slots, packed into a power-of-two bucket (at least 8: fewer programs).
+      Bw = min(B, s._rows_bucket(max(len(running), 8)))
       st, table = self._slot_arrays(sched, running, Bw, key_data)
       min_done = max(1, len(running) // 8) if sched.queue else Bw + 1
       args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (

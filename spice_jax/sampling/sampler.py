@@ -1,24 +1,23 @@
-"""Batched autoregressive sampling: one jitted prefill, one jitted `lax.while_loop` decode.
+"""Batched autoregressive sampling: `Sampler` and `generate`, over two engines.
 
-Layout of a call with N prompts:
-  * rows are padded to a batch bucket B (a multiple of the batch shards, times a power of
+* "continuous" (`engine.py`): fixed decode slots over a paged KV cache whose prompt pages
+  are shared by the rows generated from one prompt; W decode steps per device loop; rows
+  leave and queued prompts are prefilled (in chunks) and enter between windows.
+* "static" (`static.py`): one padded batch per call:
+  - rows are padded to a batch bucket B (a multiple of the batch shards, times a power of
     two) and prompts are left-padded to a power-of-two length bucket P (capped at
-    max_prompt_len rounded up to 64), so a long run only compiles a few programs;
-    `max_new_tokens` is bucketed the same way (Nb);
-  * identical prompts are prefilled once (SPICE samples G Challenger outputs per document
-    and K Reasoner answers per question, all from one prompt) and their cache rows copied;
-  * prefill writes the prompts' k/v into a preallocated cache and draws each row's first
-    token from the last prompt position;
-  * decode (the cache and state are donated) feeds one token per step at slot P + i - 1,
-    RoPE position slot - pad_len, until every row has produced a stop token or
-    `max_new_tokens` tokens: a `lax.while_loop` (no host round trip inside) per phase of a
-    cache grown P + Nb/4 -> P + Nb/2 -> P + Nb slots (`Sampler.phases`), so the attention
-    read per step follows the output length.
-Pad slots are masked out of attention (kv_mask false), dummy rows start finished. The
-model maths is `forward.py` (an inference layout of `spice_jax.models.Transformer`).
+    max_prompt_len rounded up to 64); the largest `max_new_tokens` is bucketed the same
+    way (Nb), so a long run only compiles a few programs;
+  - identical prompts are prefilled once and their cache rows copied;
+  - decode (the cache and state are donated) feeds one token per step at slot P + i - 1,
+    RoPE position slot - pad_len, until every row has produced a stop token or its cap:
+    a `lax.while_loop` per phase of a cache grown P + Nb/4 -> P + Nb/2 -> P + Nb slots.
+Both run the same maths (`forward.py`, `paged.py`: an inference layout of
+`spice_jax.models.Transformer`'s layers).
 
-Random numbers: row r at step i uses uniform(fold_in(fold_in(key, r), i)), so a row's
-draws do not depend on the batch bucket, the other rows or the mesh.
+Random numbers: row r draws its token j from uniform(fold_in(fold_in(key, r), j)), so a
+row's draws do not depend on the batch, the other rows, the schedule or the mesh: both
+engines return the same tokens for the same seed.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ import math
 import time
 from typing import Any, Sequence
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,48 +37,13 @@ from jax.sharding import NamedSharding
 from spice_jax import parallel
 from spice_jax.models.config import ModelConfig
 from spice_jax.sampling import engine as engine_lib
-from spice_jax.sampling import forward, requests, strategies
+from spice_jax.sampling import forward, requests, static, strategies
 from spice_jax.sampling.requests import PromptError, SampleOutput  # noqa: F401 (public API)
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 PAD = 0  # token id written after a row has finished, and into left padding
 ENGINES = ("static", "continuous")
 DEFAULT_ENGINE = "continuous"
-
-
-@flax.struct.dataclass
-class DecodeState:
-  """Per-call decode state (all device arrays, batch-sharded).
-
-  step: scalar int32, index of the next token to produce.
-  tokens: [B, Nb] int32; logp, model_logp: [B, Nb] f32.
-  last: [B] int32, last produced token (the next input).
-  done: [B] bool; length: [B] int32.
-  """
-  step: jax.Array
-  tokens: jax.Array
-  logp: jax.Array
-  model_logp: jax.Array
-  last: jax.Array
-  done: jax.Array
-  length: jax.Array
-
-
-@flax.struct.dataclass
-class Controls:
-  """Traced per-call inputs that do not change the program.
-
-  pad_len: [B] int32 left padding per row; row_keys: [B] PRNG keys;
-  max_new: [B] int32 per-row token caps (0 for dummy rows); temperature, top_p: scalar f32; top_k: scalar int32;
-  stop_ids: [n_stop] int32 (-1 fill).
-  """
-  pad_len: jax.Array
-  row_keys: jax.Array
-  max_new: jax.Array
-  temperature: jax.Array
-  top_k: jax.Array
-  top_p: jax.Array
-  stop_ids: jax.Array
 
 
 def _pow2_at_least(n: int, minimum: int = 1) -> int:
@@ -204,141 +167,9 @@ class Sampler:
            for n, shp in shapes.items()}
     return [one] * self.cfg.n_layers
 
-  # ------------------------------------------------------------------ device programs
-
-  def _prefill_group(self, U: int, P: int) -> int:
-    """Rows prefilled together. On an unsharded batch, groups of ~`prefill_tokens` tokens
-    run one after another: activation memory stays bounded for long prompts, and on CPU
-    it used ~10% less CPU time than one 16k-token batch. With a sharded batch all rows go
-    at once (a map over a sharded axis would gather it)."""
-    if self._batch_shards > 1 or not self.prefill_tokens:
-      return U
-    R = max(1, self.prefill_tokens // P)
-    while U % R:
-      R //= 2
-    return min(R, U)
-
-  def _uniforms(self, row_keys, step):
-    return jax.vmap(lambda k: jax.random.uniform(jax.random.fold_in(k, step)))(row_keys)
-
-  def _prefill(self, params, tokens, pad_u, src, ctl: Controls, *, shapes: Shapes,
-               strategy: strategies.Strategy):
-    """Prefills the U distinct prompts and draws every row's first token.
-
-    tokens: [U, P] int32 left-padded distinct prompts; pad_u: [U] their padding; src: [B]
-    int32 the prompt of each row (identity when shapes.unique == 0, then U = B).
-    Returns (cache [B rows, first-phase slots], DecodeState).
-    """
-    U, P = tokens.shape
-    B = shapes.batch
-    S = self.phases(shapes)[0][1]
-    w = forward.prepare(params, self.cfg, DTYPES[self.dtype])
-    slots = jnp.arange(P, dtype=jnp.int32)
-    positions = jnp.maximum(slots[None, :] - pad_u[:, None], 0)
-    kv_mask = jnp.arange(S, dtype=jnp.int32)[None, :] >= pad_u[:, None]
-    R = self._prefill_group(U, P)
-
-    def run(tokens, positions, kv_mask):
-      n = tokens.shape[0]
-      cache = forward.init_cache(self.cfg, n, S, DTYPES[self.cache_dtype])
-      cache = jax.lax.with_sharding_constraint(cache, self._cache_shardings(n, S))
-      hidden, cache = forward.forward(w, self.cfg, tokens, positions, cache, 0, kv_mask,
-                                      prefill=True, row_map=self._batch_shards == 1)
-      return hidden[:, -1], cache  # [n, D]
-
-    if R == U:
-      hidden, cache = run(tokens, positions, kv_mask)
-    else:  # groups of R rows one after another: activations stay cache-sized
-      group = lambda x: x.reshape((U // R, R) + x.shape[1:])
-      hidden, cache = jax.lax.map(lambda a: run(*a), (group(tokens), group(positions),
-                                                      group(kv_mask)))
-      hidden = hidden.reshape(U, -1)
-      cache = jax.tree.map(lambda c: c.reshape((U,) + c.shape[2:]), cache)
-    if shapes.unique:  # rows sharing a prompt share its prefill: copy cache rows
-      cache = jax.tree.map(lambda c: jnp.take(c, src, axis=0), cache)
-      hidden = jnp.take(hidden, src, axis=0)
-    cache = jax.lax.with_sharding_constraint(cache, self._cache_shardings(B, S))
-    logits = forward.logits(w, hidden)
-    tok, lp, mlp = strategies.sample(logits, self._uniforms(ctl.row_keys, 0), ctl.temperature,
-                                     ctl.top_k, ctl.top_p, strategy)
-    live = ctl.pad_len < P  # dummy rows are all padding
-    tok = jnp.where(live, tok, PAD)
-    capped = ctl.max_new <= 1
-    zeros_i = jnp.zeros((B, shapes.new), jnp.int32)
-    zeros_f = jnp.zeros((B, shapes.new), jnp.float32)
-    state = DecodeState(
-        step=jnp.int32(1),
-        tokens=zeros_i.at[:, 0].set(tok),
-        logp=zeros_f.at[:, 0].set(jnp.where(live, lp, 0.0)),
-        model_logp=zeros_f.at[:, 0].set(jnp.where(live, mlp, 0.0)),
-        last=tok,
-        done=~live | capped | jnp.isin(tok, ctl.stop_ids),
-        length=live.astype(jnp.int32))
-    return cache, state
-
   def phases(self, shapes: Shapes) -> list[tuple[int, int]]:
-    """Decode phases: (end step, cache slots). Phase j produces tokens up to its end step
-    with a cache of P + end slots, so attention (which reads the whole cache every step,
-    the largest cost of a CPU decode step) grows with the output instead of always
-    covering P + Nb. The cache is padded to the next size between phases (one copy)."""
-    Nb, P = shapes.new, shapes.prompt
-    n = self.decode_phases if Nb >= 64 else 1
-    ends = [Nb >> (n - 1 - j) for j in range(n)]
-    return [(e, P + e) for e in ends]
-
-  def _decode(self, params, cache, state: DecodeState, ctl: Controls, *, shapes: Shapes,
-              strategy: strategies.Strategy):
-    """Runs the decode while_loop(s) until all rows are done or max_new tokens were made."""
-    P = shapes.prompt
-    w = forward.prepare(params, self.cfg, DTYPES[self.dtype])
-
-    def cond_for(end):
-      def cond(carry):
-        _, st = carry
-        return (st.step < jnp.minimum(jnp.max(ctl.max_new), end)) & ~jnp.all(st.done)
-      return cond
-
-    def body_for(kv_mask):
-      def body(carry):
-        cache, st = carry
-        slot = P + st.step - 1
-        pos = (slot - ctl.pad_len)[:, None]
-        hidden, cache = forward.forward(w, self.cfg, st.last[:, None], pos, cache, slot,
-                                        kv_mask, prefill=False)
-        logits = forward.logits(w, hidden[:, 0])
-        tok, lp, mlp = strategies.sample(logits, self._uniforms(ctl.row_keys, st.step),
-                                         ctl.temperature, ctl.top_k, ctl.top_p, strategy)
-        active = ~st.done
-        tok = jnp.where(active, tok, PAD)
-        put = lambda buf, val: jax.lax.dynamic_update_slice_in_dim(buf, val[:, None], st.step,
-                                                                   1)
-        st = DecodeState(
-            step=st.step + 1,
-            tokens=put(st.tokens, tok),
-            logp=put(st.logp, jnp.where(active, lp, 0.0)),
-            model_logp=put(st.model_logp, jnp.where(active, mlp, 0.0)),
-            last=tok,
-            done=st.done | (active & (jnp.isin(tok, ctl.stop_ids)
-                                      | (st.length + 1 >= ctl.max_new))),
-            length=st.length + active.astype(jnp.int32))
-        return cache, st
-      return body
-
-    carry = (cache, state)
-    for end, S in self.phases(shapes):
-      cache, st = carry
-      have = cache[0]["v"].shape[2]
-      if S > have:
-        grow = lambda c, axis: jnp.pad(c, [(0, S - have) if a == axis else (0, 0)
-                                           for a in range(c.ndim)])
-        cache = jax.lax.with_sharding_constraint(
-            [{"k": grow(c["k"], 3), "v": grow(c["v"], 2)} for c in cache],
-            self._cache_shardings(shapes.batch, S))
-      kv_mask = jnp.arange(S, dtype=jnp.int32)[None, :] >= ctl.pad_len[:, None]  # [B, S]
-      carry = jax.lax.while_loop(cond_for(end), body_for(kv_mask), (cache, st))
-    # The cache is returned (and dropped by the caller): with one phase its donated buffer
-    # aliases this output and the loop updates it in place.
-    return carry
+    """The static path's decode phases (see `static.phases`)."""
+    return static.phases(self, shapes)
 
   def _compiled(self, key, fn, args, donate=()):
     """Compiled `fn` for (key, argument signature); compiles once, counted."""
@@ -359,8 +190,8 @@ class Sampler:
 
   def _program(self, kind: str, shapes: Shapes, strategy, args):
     """Static-path program for (kind, bucket, strategy, argument signature)."""
-    fn = self._prefill if kind == "prefill" else self._decode
-    fn = functools.partial(fn, shapes=shapes, strategy=strategy)
+    fn = static.prefill if kind == "prefill" else static.decode
+    fn = functools.partial(fn, self, shapes=shapes, strategy=strategy)
     donate = () if kind == "prefill" else ((1, 2) if len(self.phases(shapes)) == 1 else (2,))
     return self._compiled((kind, shapes, strategy), fn, args, donate)
 
@@ -442,7 +273,7 @@ class Sampler:
       keys = jax.device_put(keys, self._batch_spec(keys.shape))
     caps_b = np.zeros((B,), np.int32)
     caps_b[:len(prompts)] = caps
-    ctl = Controls(pad_len=bs(pad_len), row_keys=keys, max_new=bs(caps_b),
+    ctl = static.Controls(pad_len=bs(pad_len), row_keys=keys, max_new=bs(caps_b),
                    temperature=scalars[0], top_k=scalars[1], top_p=scalars[2],
                    stop_ids=_put(stop_arr, parallel.replicated(self.mesh)))
     pre_args = (params, bs(tokens_u), bs(pad_u), bs(src_b), ctl)

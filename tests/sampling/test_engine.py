@@ -78,10 +78,11 @@ def test_continuous_compilations_bounded(tiny):
     prompts, caps = _workload(256, int(rng.integers(1 << 30)), max_len=30, max_cap=40)
     return s(tiny.params, prompts, max_new_tokens=caps, temperature=1.0, seed=1)
 
-  for _ in range(4):
+  for _ in range(6):
     call()
   warm = s.num_compilations
-  assert 0 < warm <= 16
+  # pool + prepare + windows (table pages 4 or 8) + prefill (chunk 16 or 32).
+  assert 0 < warm <= 6, s._programs.keys()
   for _ in range(4):
     call()
   assert s.num_compilations == warm
