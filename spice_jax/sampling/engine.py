@@ -33,6 +33,7 @@ from spice_jax import parallel
 from spice_jax.sampling import forward, paged, scheduler, strategies
 
 PAD = 0
+MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
 
 
 @flax.struct.dataclass
@@ -199,7 +200,7 @@ class ContinuousEngine:
       # Running slots, packed into a power-of-two bucket (at least 8: fewer programs).
       Bw = min(B, s._rows_bucket(max(len(running), 8)))
       st, table = self._slot_arrays(sched, running, Bw, key_data)
-      min_done = max(1, len(running) // 8) if sched.queue else Bw + 1
+      min_done = max(1, len(running) // MIN_DONE_DIV) if sched.queue else Bw + 1
       args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
           stop_dev, np.int32(min_done))
       prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
