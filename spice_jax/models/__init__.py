@@ -3,5 +3,5 @@ from spice_jax.models.config import ModelConfig, ModelConfigError, RopeScaling
 from spice_jax.models.model import (EMBEDDED, Model, abstract_params, describe, embedded_gguf_path,
                                     init_params, load, param_shardings)
 from spice_jax.models.presets import PRESETS
-from spice_jax.models.transformer import Transformer, init_cache
+from spice_jax.models.transformer import Transformer
 from spice_jax.models.weights import WeightsError, export_hf

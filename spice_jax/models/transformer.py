@@ -1,11 +1,12 @@
-"""Decoder-only transformer for the Llama and Qwen3 families, with an explicit KV cache.
+"""Decoder-only transformer for the Llama and Qwen3 families: the layer maths and the
+Flax module used for training and scoring (inference with a KV cache: `spice_jax.sampling`).
 
 Parameters carry logical axis names (`nn.with_logical_partitioning`); `spice_jax.parallel`
 maps them to mesh axes. Layers are unrolled (one Python loop over blocks): on CPU and for the
 decode loop this compiles to tighter code than `nn.scan`, and it keeps the HF weight map a
 one-to-one name table.
 
-Shapes: B batch, T query length, S key length (cache length), D d_model, H query heads,
+Shapes: B batch, T query length, S key length, D d_model, H query heads,
 K kv heads, G = H / K, Dh head_dim, F mlp_dim, V vocab.
 """
 
@@ -19,9 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from spice_jax.models.config import ModelConfig
-
-Cache = list  # list[dict(k=[B, S, K, Dh], v=[B, S, K, Dh])], one entry per layer.
-
 
 def rope_inv_freq(cfg: ModelConfig) -> np.ndarray:
   """Inverse frequencies [Dh/2] (float64 numpy, then cast), with llama3 scaling if set."""
@@ -41,35 +39,73 @@ def rope_inv_freq(cfg: ModelConfig) -> np.ndarray:
   return inv.astype(np.float32)
 
 
-def apply_rope(x: jax.Array, positions: jax.Array, inv_freq: np.ndarray) -> jax.Array:
-  """x: [B, T, N, Dh]; positions: [B, T] int. Half-split rotation (HF `rotate_half`)."""
-  ang = positions.astype(jnp.float32)[..., None] * inv_freq  # [B, T, Dh/2]
-  cos = jnp.cos(ang)[:, :, None, :]
-  sin = jnp.sin(ang)[:, :, None, :]
+# ---------------------------------------------------------------- layer maths (shared)
+# The pure functions below are the model's maths; the Flax modules here (training) and
+# `spice_jax.sampling.forward` / `paged` (inference, fused weights and a KV cache) both
+# call them, so a model family is described in one place.
+
+
+def rms_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
+  """RMSNorm over the last axis, computed in float32; returns float32."""
   xf = x.astype(jnp.float32)
-  x1, x2 = jnp.split(xf, 2, axis=-1)
-  out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
-  return out.astype(x.dtype)
+  return xf * jax.lax.rsqrt(jnp.mean(xf * xf, axis=-1, keepdims=True) + eps) * scale
 
 
-def attention_mask(kv_mask: jax.Array, q_slots: jax.Array) -> jax.Array:
-  """Causal + padding mask [B, T, S] from kv_mask [B, S] and the query slots q_slots [T]."""
-  S = kv_mask.shape[1]
-  causal = jnp.arange(S)[None, :] <= q_slots[:, None]  # [T, S]
-  return kv_mask[:, None, :] & causal[None]
+def rope_tables(cfg: ModelConfig, positions: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """positions [B, T] int -> (cos, sin), each [B, T, 1, Dh/2] float32."""
+  ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
+  return jnp.cos(ang)[:, :, None], jnp.sin(ang)[:, :, None]
+
+
+def rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+  """Half-split RoPE rotation (HF `rotate_half`) of x [B, T, N, Dh] in float32."""
+  x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+  return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def qk_transform(cfg: ModelConfig, q, k, cos, sin, q_norm=None, k_norm=None):
+  """Per-family treatment of projected q [B, T, H, Dh] and k [B, T, K, Dh]: RMSNorm per
+  head (Qwen3, scales q_norm / k_norm [Dh]), then RoPE. Returns float32 (q, k)."""
+  if cfg.qk_norm:
+    q = rms_norm(q, q_norm, cfg.rms_eps)
+    k = rms_norm(k, k_norm, cfg.rms_eps)
+  return rotate(q, cos, sin), rotate(k, cos, sin)
+
+
+def swiglu(gate: jax.Array, up: jax.Array) -> jax.Array:
+  """The MLP's gated activation silu(gate) * up."""
+  return jax.nn.silu(gate) * up
+
+
+def mask_bias(mask: jax.Array) -> jax.Array:
+  """bool mask -> additive float32 bias (0 where attended, -1e30 elsewhere)."""
+  return jnp.where(mask, 0.0, jnp.float32(-1e30))
+
+
+def biased_softmax(scores: jax.Array, bias: jax.Array) -> jax.Array:
+  """softmax over the last axis of float32 scores + bias (from `mask_bias`). Masked keys
+  get exactly 0; a fully masked row gets uniform weights, never NaN."""
+  s = scores + bias
+  e = jnp.exp(s - jnp.max(s, axis=-1, keepdims=True))
+  return e / jnp.sum(e, axis=-1, keepdims=True)
 
 
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
-  """GQA attention. q: [B, T, H, Dh]; k, v: [B, S, K, Dh]; mask: [B, T, S] -> [B, T, H, Dh]."""
+  """GQA attention. q: [B, T, H, Dh] (RoPE applied, unscaled); k, v: [B, S, K, Dh];
+  mask: [B, T, S] -> [B, T, H, Dh]."""
   B, T, H, Dh = q.shape
   K = k.shape[2]
   q = q.reshape(B, T, K, H // K, Dh)
   s = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32)
-  s = s * (Dh ** -0.5)
-  s = jnp.where(mask[:, None, None], s, jnp.finfo(jnp.float32).min)
-  p = jax.nn.softmax(s, axis=-1).astype(v.dtype)
+  p = biased_softmax(s * (Dh ** -0.5), mask_bias(mask)[:, None, None]).astype(v.dtype)
   o = jnp.einsum("bkgts,bskd->btkgd", p, v, preferred_element_type=jnp.float32)
   return o.reshape(B, T, H, Dh).astype(q.dtype)
+
+
+def causal_mask(kv_mask: jax.Array) -> jax.Array:
+  """Causal + padding mask [B, T, T] from kv_mask [B, T]."""
+  T = kv_mask.shape[1]
+  return kv_mask[:, None, :] & (jnp.arange(T)[None, :] <= jnp.arange(T)[:, None])[None]
 
 
 def _param(mod: nn.Module, name: str, shape, axes, init, dtype):
@@ -84,9 +120,16 @@ class RMSNorm(nn.Module):
   def __call__(self, x):
     scale = self.param("scale", nn.with_logical_partitioning(nn.initializers.ones, ("norm",)),
                        (x.shape[-1],), jnp.float32)
-    xf = x.astype(jnp.float32)
-    y = xf * jax.lax.rsqrt(jnp.mean(xf * xf, axis=-1, keepdims=True) + self.eps)
-    return (y * scale).astype(self.dtype)
+    return rms_norm(x, scale, self.eps).astype(self.dtype)
+
+
+class NormScale(nn.Module):
+  """The `scale` [n] of a norm whose maths runs elsewhere (`qk_transform`)."""
+
+  @nn.compact
+  def __call__(self, n: int):
+    return self.param("scale", nn.with_logical_partitioning(nn.initializers.ones, ("norm",)),
+                      (n,), jnp.float32)
 
 
 class Attention(nn.Module):
@@ -94,7 +137,7 @@ class Attention(nn.Module):
   dtype: Any
 
   @nn.compact
-  def __call__(self, x, positions, kv_mask, layer_cache, cache_index):
+  def __call__(self, x, positions, kv_mask):
     c = self.cfg
     init = nn.initializers.normal(0.02)
     wq = _param(self, "q", (c.d_model, c.n_heads, c.head_dim), ("embed", "heads", "head_dim"),
@@ -108,26 +151,13 @@ class Attention(nn.Module):
     q = jnp.einsum("btd,dhk->bthk", x, wq)
     k = jnp.einsum("btd,dhk->bthk", x, wk)
     v = jnp.einsum("btd,dhk->bthk", x, wv)
+    norms = {}
     if c.qk_norm:
-      q = RMSNorm(c.rms_eps, self.dtype, name="q_norm")(q)
-      k = RMSNorm(c.rms_eps, self.dtype, name="k_norm")(k)
-    inv_freq = rope_inv_freq(c)
-    q = apply_rope(q, positions, inv_freq)
-    k = apply_rope(k, positions, inv_freq)
-    T = x.shape[1]
-    if layer_cache is None:
-      new_cache = None
-      q_slots = jnp.arange(T)
-    else:
-      ck = jax.lax.dynamic_update_slice_in_dim(layer_cache["k"], k.astype(layer_cache["k"].dtype),
-                                               cache_index, axis=1)
-      cv = jax.lax.dynamic_update_slice_in_dim(layer_cache["v"], v.astype(layer_cache["v"].dtype),
-                                               cache_index, axis=1)
-      new_cache = {"k": ck, "v": cv}
-      k, v = ck.astype(self.dtype), cv.astype(self.dtype)
-      q_slots = cache_index + jnp.arange(T)
-    o = attend(q, k, v, attention_mask(kv_mask, q_slots))
-    return jnp.einsum("bthk,hkd->btd", o, wo), new_cache
+      norms = {n: NormScale(name=n)(c.head_dim) for n in ("q_norm", "k_norm")}
+    q, k = qk_transform(c, q, k, *rope_tables(c, positions), **norms)
+    q, k = q.astype(self.dtype), k.astype(self.dtype)
+    o = attend(q, k, v, causal_mask(kv_mask))
+    return jnp.einsum("bthk,hkd->btd", o, wo)
 
 
 class MLP(nn.Module):
@@ -141,8 +171,7 @@ class MLP(nn.Module):
     wg = _param(self, "gate", (c.d_model, c.mlp_dim), ("embed", "mlp"), init, self.dtype)
     wu = _param(self, "up", (c.d_model, c.mlp_dim), ("embed", "mlp"), init, self.dtype)
     wd = _param(self, "down", (c.mlp_dim, c.d_model), ("mlp", "embed"), init, self.dtype)
-    h = jax.nn.silu(x @ wg) * (x @ wu)
-    return h @ wd
+    return swiglu(x @ wg, x @ wu) @ wd
 
 
 class Block(nn.Module):
@@ -150,14 +179,11 @@ class Block(nn.Module):
   dtype: Any
 
   @nn.compact
-  def __call__(self, x, positions, kv_mask, layer_cache, cache_index):
-    h, new_cache = Attention(self.cfg, self.dtype, name="attn")(
-        RMSNorm(self.cfg.rms_eps, self.dtype, name="attn_norm")(x), positions, kv_mask,
-        layer_cache, cache_index)
-    x = x + h
-    x = x + MLP(self.cfg, self.dtype, name="mlp")(
+  def __call__(self, x, positions, kv_mask):
+    x = x + Attention(self.cfg, self.dtype, name="attn")(
+        RMSNorm(self.cfg.rms_eps, self.dtype, name="attn_norm")(x), positions, kv_mask)
+    return x + MLP(self.cfg, self.dtype, name="mlp")(
         RMSNorm(self.cfg.rms_eps, self.dtype, name="mlp_norm")(x))
-    return x, new_cache
 
 
 class Transformer(nn.Module):
@@ -175,7 +201,7 @@ class Transformer(nn.Module):
   def _scanned_blocks(self, x, positions, kv_mask):
     """The blocks as one `lax.scan` over stacked per-layer params, each step rematerialised.
 
-    Used for training (remat=True, no cache). A loop keeps the backward pass to one layer's
+    Used for training (remat=True). A loop keeps the backward pass to one layer's
     activations at a time on every backend: with unrolled layers XLA is free to schedule all
     recomputations early, which on CPU keeps every layer's attention matrices alive. Costs
     one stacked copy of the layer params inside the step.
@@ -186,50 +212,40 @@ class Transformer(nn.Module):
     block = Block(self.cfg, self.dtype, parent=None)
 
     def body(h, p):
-      h, _ = block.apply({"params": p}, h, positions, kv_mask, None, None)
-      return h, None
+      return block.apply({"params": p}, h, positions, kv_mask), None
     x, _ = jax.lax.scan(jax.checkpoint(body, prevent_cse=False), x, stacked)
     return x
 
   @nn.compact
-  def __call__(self, tokens, positions, kv_mask=None, cache: Cache | None = None,
-               cache_index=None, return_hidden: bool = False):
-    """Forward pass.
+  def __call__(self, tokens, positions, kv_mask=None, return_hidden: bool = False):
+    """Forward pass over whole sequences (training, scoring). Inference with a KV cache is
+    `spice_jax.sampling` (the same layer maths over fused weights).
 
     Args:
       tokens: [B, T] int32.
       positions: [B, T] int32 RoPE positions.
-      kv_mask: [B, S] bool, which key slots may be attended (padding off). Without a cache
-        S = T; with a cache S is the cache length. Defaults to all True.
-      cache: optional per-layer KV cache; new k/v are written at `cache_index`.
-      cache_index: scalar int32 slot of tokens[:, 0] in the cache.
+      kv_mask: [B, T] bool, which tokens may be attended (padding off); default all True.
       return_hidden: return the final normalised hidden states [B, T, D] instead of logits.
 
     Returns:
-      (logits [B, T, V] float32 (or hidden [B, T, D]), new_cache or None).
+      (logits [B, T, V] float32 (or hidden [B, T, D]), None). The second element is kept
+      for callers that unpack a pair; it is always None.
     """
     c = self.cfg
     emb = self.param("embed", nn.with_logical_partitioning(
         nn.initializers.normal(0.02), ("vocab", "embed")), (c.vocab_size, c.d_model), jnp.float32)
     x = jnp.take(emb, tokens, axis=0).astype(self.dtype)
     if kv_mask is None:
-      S = tokens.shape[1] if cache is None else cache[0]["k"].shape[1]
-      kv_mask = jnp.ones((tokens.shape[0], S), bool)
-    if cache is not None and cache_index is None:
-      cache_index = jnp.int32(0)
-    new_cache = [] if cache is not None else None
-    if self.remat and cache is None and not self.is_initializing():
+      kv_mask = jnp.ones(tokens.shape, bool)
+    if self.remat and not self.is_initializing():
       x = self._scanned_blocks(x, positions, kv_mask)
     else:
       for i in range(c.n_layers):
-        x, lc = Block(c, self.dtype, name=f"layers_{i}")(
-            x, positions, kv_mask, None if cache is None else cache[i], cache_index)
-        if cache is not None:
-          new_cache.append(lc)
+        x = Block(c, self.dtype, name=f"layers_{i}")(x, positions, kv_mask)
     x = RMSNorm(c.rms_eps, self.dtype, name="final_norm")(x)
     if return_hidden:
-      return x, new_cache
-    return self.project(x), new_cache
+      return x, None
+    return self.project(x), None
 
   def project(self, hidden):
     """hidden [..., D] -> logits [..., V] float32 (tied or separate output matrix)."""
@@ -243,10 +259,3 @@ class Transformer(nn.Module):
         nn.initializers.normal(0.02), ("embed", "vocab")), (c.d_model, c.vocab_size), jnp.float32)
     return jnp.einsum("...d,dv->...v", hidden, w.astype(self.dtype),
                       preferred_element_type=jnp.float32)
-
-
-def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=jnp.float32) -> Cache:
-  """Zeroed KV cache: per layer k, v of [batch, length, K, Dh]."""
-  shape = (batch, length, cfg.n_kv_heads, cfg.head_dim)
-  return [{"k": jnp.zeros(shape, dtype), "v": jnp.zeros(shape, dtype)}
-          for _ in range(cfg.n_layers)]

@@ -1,7 +1,9 @@
 """Inference-only forward pass of `spice_jax.models.Transformer`, specialised for sampling.
 
-Same maths and the same param tree as the training module (tests check the logits match it
-and `transformers`), arranged for fast prefill/decode on any backend, CPU included:
+The same param tree and the same layer maths: norms, RoPE, q/k-norm, SwiGLU and the masked
+softmax are `spice_jax.models.transformer`'s functions (tests check the logits match the
+module and `transformers`); only the weight layout and the cache are inference-specific,
+arranged for fast prefill/decode on any backend, CPU included:
   * `prepare` runs once per call, outside the decode loop: casts weights to the compute
     dtype and fuses q/k/v into one [D, (H + 2K) * Dh] matrix and gate/up into one [D, 2F]
     matrix, and transposes a tied embedding into the output matrix [D, V];
@@ -29,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from spice_jax.models.config import ModelConfig
-from spice_jax.models.transformer import rope_inv_freq
+from spice_jax.models import transformer as layers
 
 Cache = list  # per layer {"k": [B, K, Dh, S], "v": [B, K, S, Dh]}
 
@@ -83,25 +85,11 @@ def _dot(x, w):
   return jnp.einsum("...a,ab->...b", x.astype(w.dtype), w, preferred_element_type=jnp.float32)
 
 
-def _rms(x, scale, eps):
-  """f32 RMSNorm over the last axis."""
-  return x * jax.lax.rsqrt(jnp.mean(x * x, axis=-1, keepdims=True) + eps) * scale
-
-
-def _rope(x, cos, sin):
-  """x: [B, T, N, Dh] f32; cos, sin: [B, T, 1, Dh/2]. Half-split rotation."""
-  x1, x2 = jnp.split(x, 2, axis=-1)
-  return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
-
-
 def _attend(q, k, v, bias):
   """q: [B, K, G, T, Dh]; k: [B, K, Dh, S]; v: [B, K, S, Dh]; bias: [B, T, S] f32 (0 or
   -inf-like) -> [B, K, G, T, Dh] f32."""
   s = jnp.einsum("bkgtd,bkds->bkgts", q.astype(k.dtype), k, preferred_element_type=jnp.float32)
-  s = s + bias[:, None, None]
-  m = jnp.max(s, axis=-1, keepdims=True)
-  e = jnp.exp(s - m)
-  p = e / jnp.sum(e, axis=-1, keepdims=True)
+  p = layers.biased_softmax(s, bias[:, None, None])
   return jnp.einsum("bkgts,bksd->bkgtd", p.astype(v.dtype), v,
                     preferred_element_type=jnp.float32)
 
@@ -154,11 +142,41 @@ def _attend_one(q, k, v, bias):
   """Single-query attention. q: [B, K, G, Dh]; k: [B, K, Dh, S]; v: [B, K, S, Dh];
   bias: [B, S] f32 -> [B, K, G, Dh] f32."""
   s = jnp.einsum("bkgd,bkds->bkgs", q.astype(k.dtype), k, preferred_element_type=jnp.float32)
-  s = s + bias[:, None, None]
-  m = jnp.max(s, axis=-1, keepdims=True)
-  e = jnp.exp(s - m)
-  p = e / jnp.sum(e, axis=-1, keepdims=True)
+  p = layers.biased_softmax(s, bias[:, None, None])
   return jnp.einsum("bkgs,bksd->bkgd", p.astype(v.dtype), v, preferred_element_type=jnp.float32)
+
+
+def project_qkv(lw, cfg: ModelConfig, x, cos, sin):
+  """Attention inputs of one layer. x: [B, T, D] f32 -> q [B, T, H, Dh] f32 (scaled, rotated),
+  k [B, T, K, Dh] f32 (rotated), v [B, T, K, Dh] f32."""
+  B, T, _ = x.shape
+  H, K, Dh, eps = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.rms_eps
+  qkv = _dot(layers.rms_norm(x, lw["attn_norm"], eps), lw["wqkv"])  # [B, T, (H + 2K) Dh]
+  q = qkv[..., :H * Dh].reshape(B, T, H, Dh)
+  k = qkv[..., H * Dh:(H + K) * Dh].reshape(B, T, K, Dh)
+  v = qkv[..., (H + K) * Dh:].reshape(B, T, K, Dh)
+  q, k = layers.qk_transform(cfg, q, k, cos, sin, lw.get("q_norm"), lw.get("k_norm"))
+  return q * Dh ** -0.5, k, v
+
+
+def finish_layer(lw, cfg: ModelConfig, x, o):
+  """Residual + MLP after attention. x: [B, T, D] f32; o: [B, T, H * Dh] f32 -> [B, T, D]."""
+  x = x + _dot(o, lw["wo"])
+  gu = _dot(layers.rms_norm(x, lw["mlp_norm"], cfg.rms_eps), lw["wgu"])
+  F = gu.shape[-1] // 2
+  return x + _dot(layers.swiglu(gu[..., :F], gu[..., F:]), lw["wd"])
+
+
+def attend_cached(q, ck, cv, bias):
+  """Attention of q [B, T, H, Dh] over a head-major cache ck [B, K, Dh, S], cv [B, K, S, Dh]
+  with an additive bias [B, T, S] -> [B, T, H * Dh] f32."""
+  B, T, H, Dh = q.shape
+  K = ck.shape[1]
+  G = H // K
+  if T == 1:
+    return _attend_one(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
+  q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
+  return _attend(q, ck, cv, bias).transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
 
 
 def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, kv_mask,
@@ -180,13 +198,10 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
     (hidden [B, T, D] f32 after the final norm, new cache).
   """
   B, T = tokens.shape
-  H, K, Dh, eps = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim, cfg.rms_eps
-  G = H // K
+  H, K, Dh = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
   x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
-  ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
-  cos, sin = jnp.cos(ang)[:, :, None], jnp.sin(ang)[:, :, None]
+  cos, sin = layers.rope_tables(cfg, positions)
   dt = cache[0]["k"].dtype
-  neg = jnp.float32(-1e30)
   if prefill:
     slots = jnp.arange(T)
     mask = kv_mask[:, None, :T] & (slots[None, :] <= slots[:, None])[None]  # [B, T, T]
@@ -194,37 +209,22 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
     slots = cache_index + jnp.arange(T)
     S = kv_mask.shape[1]
     mask = kv_mask[:, None, :] & (jnp.arange(S)[None, :] <= slots[:, None])[None]
-  bias = jnp.where(mask, 0.0, neg)  # [B, T, S or T]
-  scale = Dh ** -0.5
+  bias = layers.mask_bias(mask)  # [B, T, S or T]
   new_cache = []
   for lw, lc in zip(w["layers"], cache):
-    h = _rms(x, lw["attn_norm"], eps)
-    qkv = _dot(h, lw["wqkv"])  # [B, T, (H + 2K) Dh]
-    q = qkv[..., :H * Dh].reshape(B, T, H, Dh)
-    k = qkv[..., H * Dh:(H + K) * Dh].reshape(B, T, K, Dh)
-    v = qkv[..., (H + K) * Dh:].reshape(B, T, K, Dh)
-    if cfg.qk_norm:
-      q = _rms(q, lw["q_norm"], eps)
-      k = _rms(k, lw["k_norm"], eps)
-    q = _rope(q, cos, sin) * scale
-    k = _rope(k, cos, sin)
+    q, k, v = project_qkv(lw, cfg, x, cos, sin)
     k = k.astype(dt).transpose(0, 2, 3, 1)  # [B, K, Dh, T]
     v = v.astype(dt).transpose(0, 2, 1, 3)  # [B, K, T, Dh]
     ck = jax.lax.dynamic_update_slice_in_dim(lc["k"], k, cache_index, axis=3)
     cv = jax.lax.dynamic_update_slice_in_dim(lc["v"], v, cache_index, axis=2)
     new_cache.append({"k": ck, "v": cv})
-    if T == 1 and not prefill:
-      o = _attend_one(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
+    if prefill:
+      qp = q.reshape(B, T, K, H // K, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
+      o = _attend_prompt(qp, k, v, bias, row_map).transpose(0, 3, 1, 2, 4).reshape(B, T, -1)
     else:
-      q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
-      o = _attend_prompt(q, k, v, bias, row_map) if prefill else _attend(q, ck, cv, bias)
-      o = o.transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
-    x = x + _dot(o, lw["wo"])
-    h = _rms(x, lw["mlp_norm"], eps)
-    gu = _dot(h, lw["wgu"])
-    F = gu.shape[-1] // 2
-    x = x + _dot(jax.nn.silu(gu[..., :F]) * gu[..., F:], lw["wd"])
-  return _rms(x, w["final_norm"], eps), new_cache
+      o = attend_cached(q, ck, cv, bias)
+    x = finish_layer(lw, cfg, x, o)
+  return layers.rms_norm(x, w["final_norm"], cfg.rms_eps), new_cache
 
 
 def logits(w, hidden):

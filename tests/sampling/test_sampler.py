@@ -1,4 +1,6 @@
-"""The batched sampler: parity with transformers, stops, lengths, buckets, sharding."""
+"""The batched sampler: parity with transformers (default engine), and the static path's
+stops, lengths, buckets and sharding (the continuous engine is checked against it in
+test_engine.py)."""
 import jax
 import numpy as np
 import pytest
@@ -30,7 +32,7 @@ def _prompts(vocab, lengths, seed=0):
 
 @pytest.fixture(scope="module")
 def tiny_sampler(tiny):
-  return Sampler(tiny.config, tiny.mesh)
+  return Sampler(tiny.config, tiny.mesh, engine="static")
 
 
 def test_greedy_matches_transformers_random_models(hf_random):
@@ -179,7 +181,7 @@ def test_identical_prompts_share_one_prefill(tiny, tiny_sampler):
 
 
 def test_compilations_stay_bounded(tiny):
-  s = Sampler(tiny.config, tiny.mesh)
+  s = Sampler(tiny.config, tiny.mesh, engine="static")
   rng = np.random.default_rng(7)
   # Rows 3-4 -> batch bucket 4; prompt lengths 1-16 -> 16; max_new_tokens 1-16 -> 16.
   for n_rows, max_len, max_new in [(3, 3, 4), (4, 16, 16), (3, 9, 11), (4, 1, 1), (3, 12, 7)]:
@@ -200,7 +202,7 @@ def test_compilations_stay_bounded(tiny):
 def test_eight_device_mesh_matches_one_device(tiny, tiny_sampler):
   mesh8 = parallel.make_mesh((4, 1, 2))
   params8 = jax.device_put(tiny.params, models.param_shardings(tiny.config, mesh8))
-  s8 = Sampler(tiny.config, mesh8)
+  s8 = Sampler(tiny.config, mesh8, engine="static")
   cache_spec = s8._cache_shardings(8, 32)[0]["k"].spec
   assert cache_spec[0] == "data" and cache_spec[1] == "tensor"
   prompts = _prompts(tiny.config.vocab_size, (3, 11, 6, 14, 1), seed=8)

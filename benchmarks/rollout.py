@@ -1,0 +1,224 @@
+r"""Rollout throughput on a SPICE-shaped workload: static path vs continuous engine vs
+transformers `generate`, same random weights, same prompts, one process.
+
+  .venv/bin/python benchmarks/rollout.py                 # small llama shape, ~3-5 min on 2 cores
+  .venv/bin/python benchmarks/rollout.py --docs=2 --attempts=4 --prompt_len=128   # quicker
+
+Workload (two calls, like one SPICE iteration):
+  1. Challenger: D documents x G attempts, the G rows of a document share its P-token prompt;
+  2. Reasoner: K answers to each of the D x G tasks, short Q-token prompts.
+Per-row caps are heavy-tailed: lognormal (median `cap_median`, sigma `cap_sigma`), clipped
+to [1, max_new]; rows never stop early (random weights, no stop ids), so each row produces
+exactly its cap: useful tokens = sum of caps. transformers cannot cap rows individually: it
+runs each call to the largest cap (its rows are trimmed to their caps when counted).
+
+Memory: the static path runs `static_batch` rows per call; the continuous engine gets a
+page pool of the same bytes as that call's KV cache (and `slots` decode slots; admission
+waits for pages). transformers runs the same `static_batch`-row calls.
+
+Printed per side: tokens/s (useful tokens / wall time of both calls, after one warm-up run),
+slot utilisation (useful token-steps / slot-steps of the decode loops), peak KV bytes
+(static: its final cache B x (P + Nb); continuous: peak pages in use x page bytes),
+compilations and compile seconds (from the warm-up run). Last lines:
+`continuous/static tokens/s: <ratio>x` and `slot utilisation: <percent>%`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+
+_DOCS = flags.DEFINE_integer("docs", 4, "Documents D.")
+_ATTEMPTS = flags.DEFINE_integer("attempts", 8, "Challenger attempts G per document.")
+_PROMPT = flags.DEFINE_integer("prompt_len", 256, "Document prompt tokens P.")
+_ANSWERS = flags.DEFINE_integer("answers", 4, "Reasoner answers K per task.")
+_QUESTION = flags.DEFINE_integer("question_len", 32, "Reasoner prompt tokens Q.")
+_MAX_NEW = flags.DEFINE_integer("max_new", 256, "Largest per-row cap.")
+_CAP_MEDIAN = flags.DEFINE_float("cap_median", 24.0, "Median per-row cap.")
+_CAP_SIGMA = flags.DEFINE_float("cap_sigma", 1.0, "Lognormal sigma of the per-row caps.")
+_SHAPE = flags.DEFINE_string("shape", "small", "Model shape: small | tiny-llama | <preset>.")
+_DTYPE = flags.DEFINE_string("dtype", "bfloat16", "spice_jax compute dtype.")
+_STATIC_BATCH = flags.DEFINE_integer("static_batch", 16, "Rows per static-path call: its KV "
+                                     "cache (B x (P + Nb)) sets the memory both engines get.")
+_SLOTS = flags.DEFINE_integer("slots", 64, "Continuous engine decode slots.")
+_WINDOW = flags.DEFINE_integer("window", 16, "Continuous engine decode steps per window.")
+_TRANSFORMERS = flags.DEFINE_bool("transformers", True, "Also run transformers generate.")
+_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 1, "torch threads (spin-waiting OpenMP "
+                                      "threads collapse when the machine is shared).")
+
+
+def small_config():
+  """A small Llama shape: big enough that matmuls, attention and sampling all matter."""
+  from spice_jax import models
+  return models.ModelConfig(family="llama", vocab_size=4096, d_model=256, n_layers=4,
+                            n_heads=4, n_kv_heads=2, head_dim=64, mlp_dim=768,
+                            max_seq_len=4096)
+
+
+def spice_workload(vocab: int, docs: int, attempts: int, prompt_len: int, answers: int,
+                   question_len: int, max_new: int, cap_median: float, cap_sigma: float,
+                   seed: int = 0) -> list[tuple[list[list[int]], list[int]]]:
+  """[(prompts, caps)] for the Challenger call and the Reasoner call (see module doc)."""
+  rng = np.random.default_rng(seed)
+  caps = lambda n: np.clip(np.round(rng.lognormal(np.log(cap_median), cap_sigma, n)), 1,
+                           max_new).astype(int).tolist()
+  lo = 3  # clear of special ids
+  doc = [rng.integers(lo, vocab, prompt_len).tolist() for _ in range(docs)]
+  challenger = [d for d in doc for _ in range(attempts)]
+  tasks = [rng.integers(lo, vocab, question_len).tolist() for _ in range(docs * attempts)]
+  reasoner = [t for t in tasks for _ in range(answers)]
+  return [(challenger, caps(len(challenger))), (reasoner, caps(len(reasoner)))]
+
+
+def kv_bytes_per_token(cfg, itemsize: int) -> int:
+  return 2 * cfg.n_layers * cfg.n_kv_heads * cfg.head_dim * itemsize
+
+
+def batched(calls, rows: int | None):
+  """Splits each call into pieces of at most `rows` rows (None: whole calls)."""
+  out = []
+  for prompts, caps in calls:
+    n = rows or len(prompts)
+    out += [(prompts[i:i + n], caps[i:i + n]) for i in range(0, len(prompts), n)]
+  return out
+
+
+def run_ours(sampler, params, calls, seed: int = 0) -> dict:
+  """Warm-up runs (compiles; two, as the continuous pool settles on its largest size on
+  the first), then a timed run of every call; aggregate stats."""
+  for _ in range(2):
+    for prompts, caps in calls:
+      sampler(params, prompts, max_new_tokens=caps, temperature=1.0, seed=seed)
+  compiles, compile_s = sampler.num_compilations, sampler.compile_seconds
+  tokens, wall, slot_steps, peak_kv = 0, 0.0, 0.0, 0
+  item = np.dtype(sampler.cache_dtype if sampler.cache_dtype != "bfloat16" else "float16")
+  tok_bytes = kv_bytes_per_token(sampler.cfg, item.itemsize)
+  decode_s, decode_steps = 0.0, 0
+  for prompts, caps in calls:
+    t0 = time.perf_counter()
+    out = sampler(params, prompts, max_new_tokens=caps, temperature=1.0, seed=seed)
+    wall += time.perf_counter() - t0
+    decode_s += sampler.last_timing["decode_s"]
+    decode_steps += sampler.last_timing["decode_steps"]
+    assert out.lengths.tolist() == list(caps)
+    made = int(out.lengths.sum())
+    tokens += made
+    t = sampler.last_timing
+    if t["engine"] == "continuous":
+      slot_steps += made / t["utilisation"]
+      peak_kv = max(peak_kv, t["peak_pages"] * t["page_bytes"])
+    else:
+      sh = t["shapes"]
+      slot_steps += sh.batch * t["decode_steps"]
+      peak_kv = max(peak_kv, sh.batch * (sh.prompt + sh.new) * tok_bytes)
+  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens, "decode_s": decode_s,
+          "decode_steps": decode_steps, "utilisation": tokens / slot_steps, "peak_kv": peak_kv,
+          "compiles": compiles, "compile_s": compile_s,
+          "recompiles": sampler.num_compilations - compiles}
+
+
+def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 1):
+  import torch
+  import transformers
+  torch.set_num_threads(threads)
+  tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+  return transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=tdt).eval()
+
+
+def run_transformers(hf, calls, device: str = "cpu") -> dict:
+  """transformers `generate` of model `hf`, one left-padded batch per call, to the call's
+  largest cap."""
+  import torch
+  hf.generation_config.eos_token_id = None
+  kw = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=0)
+
+  def one(prompts, caps):
+    P = max(len(p) for p in prompts)
+    ids = torch.zeros((len(prompts), P), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompts):
+      ids[i, P - len(p):] = torch.tensor(p)
+      mask[i, P - len(p):] = 1
+    with torch.no_grad():
+      hf.generate(ids.to(device), attention_mask=mask.to(device), max_new_tokens=max(caps), **kw)
+    if device != "cpu":
+      torch.cuda.synchronize()
+  one([p[:8] for p in calls[0][0][:4]], [4] * 4)  # warm-up
+  print(f"transformers: {len(calls)} calls, load {os.getloadavg()[0]:.1f}", flush=True)
+  wall, tokens = 0.0, 0
+  for prompts, caps in calls:
+    t0 = time.perf_counter()
+    one(prompts, caps)
+    wall += time.perf_counter() - t0
+    tokens += sum(caps)
+  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens,
+          "utilisation": tokens / sum(len(c) * max(c) for _, c in calls), "peak_kv": None,
+          "compiles": None, "compile_s": None, "recompiles": None}
+
+
+def table(rows: dict) -> str:
+  head = (f"{'side':28s} {'tok/s':>9s} {'wall s':>8s} {'util':>6s} {'peak KV MB':>10s} "
+          f"{'compiles':>8s} {'compile s':>9s}")
+  lines = [head]
+  for name, r in rows.items():
+    kv = "-" if r["peak_kv"] is None else f"{r['peak_kv'] / 2**20:.2f}"
+    comp = "-" if r["compiles"] is None else str(r["compiles"])
+    cs = "-" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
+    lines.append(f"{name:28s} {r['tok_s']:9.1f} {r['wall_s']:8.2f} {100 * r['utilisation']:5.1f}%"
+                 f" {kv:>10s} {comp:>8s} {cs:>9s}")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  import jax
+  from spice_jax import models, parallel, sampling
+  cfg = small_config() if _SHAPE.value == "small" else models.PRESETS[_SHAPE.value]
+  mesh = parallel.make_mesh((1, 1, 1), devices=jax.devices()[:1])
+  params = models.init_params(cfg, mesh, seed=0)
+  calls = spice_workload(cfg.vocab_size, _DOCS.value, _ATTEMPTS.value, _PROMPT.value,
+                         _ANSWERS.value, _QUESTION.value, _MAX_NEW.value, _CAP_MEDIAN.value,
+                         _CAP_SIGMA.value)
+  caps = [c for _, c in calls]
+  print(f"model {cfg.family} d={cfg.d_model} L={cfg.n_layers} V={cfg.vocab_size}; "
+        f"challenger {len(calls[0][0])} rows (D={_DOCS.value} x G={_ATTEMPTS.value}, "
+        f"P={_PROMPT.value}), reasoner {len(calls[1][0])} rows (K={_ANSWERS.value}, "
+        f"Q={_QUESTION.value}); caps median {np.median(caps[0] + caps[1]):.0f}, "
+        f"mean {np.mean(caps[0] + caps[1]):.1f}, max {max(caps[0] + caps[1])}; "
+        f"load {os.getloadavg()[0]:.1f}", flush=True)
+  rows = {}
+  mk = lambda side, **kw: sampling.Sampler(
+      cfg, mesh, dtype=_DTYPE.value, engine=side,
+      max_prompt_len=max(_PROMPT.value, _QUESTION.value), **kw)
+  st = mk("static")
+  rows[f"spice_jax static {_DTYPE.value}"] = run_ours(st, params, batched(calls, _STATIC_BATCH.value))
+  budget = rows[f"spice_jax static {_DTYPE.value}"]["peak_kv"]
+  co = mk("continuous", decode_slots=_SLOTS.value, window=_WINDOW.value)
+  page = co._continuous.page_size
+  co._continuous.kv_pages = 1 + budget // sampling.paged.page_bytes(cfg, page, co._cache_dt)
+  print(f"KV budget {budget / 2**20:.2f} MB (static batch {_STATIC_BATCH.value}) = "
+        f"{co._continuous.kv_pages - 1} pages of {page} tokens", flush=True)
+  rows[f"spice_jax continuous {_DTYPE.value}"] = run_ours(co, params, calls)
+  print(table(rows), flush=True)
+  if _TRANSFORMERS.value:
+    with tempfile.TemporaryDirectory(prefix="rollout_bench_") as tmp:
+      models.export_hf(params, cfg, tmp)
+      hf = load_transformers(tmp, "float32", _TORCH_THREADS.value)
+      rows["transformers float32"] = run_transformers(hf, batched(calls, _STATIC_BATCH.value))
+  print(f"load {os.getloadavg()[0]:.1f}")
+  print(table(rows))
+  st = rows[f"spice_jax static {_DTYPE.value}"]
+  co = rows[f"spice_jax continuous {_DTYPE.value}"]
+  if "transformers float32" in rows:
+    print(f"continuous/transformers tokens/s: "
+          f"{co['tok_s'] / rows['transformers float32']['tok_s']:.2f}x")
+  print(f"continuous/static tokens/s: {co['tok_s'] / st['tok_s']:.2f}x")
+  print(f"slot utilisation: {100 * co['utilisation']:.1f}%")
+
+
+if __name__ == "__main__":
+  app.run(main)

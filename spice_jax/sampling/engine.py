@@ -1,0 +1,288 @@
+"""Continuous batching: fixed decode slots over a paged KV cache, W decode steps per window.
+
+Each host iteration of `ContinuousEngine.run`:
+  1. queued rows enter free slots when the pool has their pages (`scheduler.Scheduler`);
+  2. one prefill program writes the next chunk (<= `prefill_chunk` tokens) of up to
+     `prefill_rows` admitted prompts into their shared pages, so a long document is spread
+     over several iterations instead of stalling decode;
+  3. one decode-window program runs up to W steps for every slot whose prompt is ready
+     (`lax.while_loop` on the device, leaving early when all slots are done);
+  4. the window's tokens come back; finished rows leave their slots and free their pages.
+Rows of a prompt share its pages; each row runs the last prompt token itself (the first
+decode step), so token j of a row is always drawn with uniform(fold_in(row_key, j)) and the
+output is the static path's, token for token, whatever the schedule.
+
+Static shapes per program: slots B, window W, table pages (power-of-two bucket of the pages
+the window can touch), pool pages (power-of-two bucket), prefill rows (power of two) and
+chunk length; so compilations stay bounded over calls with varying lengths.
+
+Shapes: B slots, W window, M table pages, PG page size, R prefill rows, C chunk, N rows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spice_jax import parallel
+from spice_jax.sampling import forward, paged, scheduler, strategies
+
+PAD = 0
+MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
+
+
+@flax.struct.dataclass
+class Slots:
+  """Per-slot decode state, all [B].
+
+  last: int32 next input token; step: int32 own index j of that input (= tokens produced);
+  active: bool still generating; pos0: int32 RoPE position of own slot 0 (prompt length - 1);
+  base: int32 prompt slots [0, base) readable; start: int32 logical slot of own slot 0;
+  cap: int32 max tokens; keys: [B, ...] uint32 row key data.
+  """
+  last: jax.Array
+  step: jax.Array
+  active: jax.Array
+  pos0: jax.Array
+  base: jax.Array
+  start: jax.Array
+  cap: jax.Array
+  keys: jax.Array
+
+
+def _pow2(n: int, minimum: int = 1) -> int:
+  return max(minimum, 1 << max(0, (int(n) - 1).bit_length()))
+
+
+def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
+                  min_done, *, cfg, window: int, page_size: int,
+                  strategy: strategies.Strategy):
+  """Up to `window` decode steps of all slots (see module doc); leaves early when every
+  slot is done or when `min_done` (int32 scalar) rows have finished in this window (the
+  host has rows waiting for their slots).
+
+  Returns (pool, Slots after the window, tokens [B, W] int32, logp [B, W] f32,
+  model_logp [B, W] f32); column i holds step i's output (PAD / 0 for idle slots).
+  """
+  B, M = table.shape
+  S = M * page_size
+  key_impl = jax.random.key_impl(jax.random.key(0))
+
+  def body(carry):
+    i, pool, st, toks, lps, mlps = carry
+    slot = st.start + st.step  # [B] logical slot of the input token
+    page = jnp.take_along_axis(table, (slot // page_size)[:, None], axis=1)
+    page = jnp.where(st.active[:, None], page, scheduler.NULL_PAGE)
+    s = jnp.arange(S, dtype=jnp.int32)[None, :]
+    mask = (s < st.base[:, None]) | ((s >= st.start[:, None]) & (s <= slot[:, None]))
+    hidden, pool = paged.forward_paged(w, cfg, st.last[:, None], (st.pos0 + st.step)[:, None],
+                                       pool, table, page, (slot % page_size)[:, None],
+                                       mask[:, None, :])
+    logits = forward.logits(w, hidden[:, 0])
+    keys = jax.random.wrap_key_data(st.keys, impl=key_impl)
+    u = jax.vmap(lambda k, j: jax.random.uniform(jax.random.fold_in(k, j)))(keys, st.step)
+    tok, lp, mlp = strategies.sample(logits, u, temperature, top_k, top_p, strategy)
+    act = st.active
+    tok = jnp.where(act, tok, PAD)
+    step = st.step + act.astype(jnp.int32)
+    done = jnp.isin(tok, stop_ids) | (step >= st.cap)
+    st = st.replace(last=jnp.where(act, tok, st.last), step=step, active=act & ~done)
+    put = lambda buf, val: buf.at[:, i].set(val)
+    return (i + 1, pool, st, put(toks, tok), put(lps, jnp.where(act, lp, 0.0)),
+            put(mlps, jnp.where(act, mlp, 0.0)))
+
+  n_active = jnp.sum(slots.active.astype(jnp.int32))
+  cond = lambda c: ((c[0] < window) & jnp.any(c[2].active)
+                    & (n_active - jnp.sum(c[2].active.astype(jnp.int32)) < min_done))
+  zi, zf = jnp.zeros((B, window), jnp.int32), jnp.zeros((B, window), jnp.float32)
+  _, pool, slots, toks, lps, mlps = jax.lax.while_loop(
+      cond, body, (jnp.int32(0), pool, slots, zi, zf, zf))
+  return pool, slots, toks, lps, mlps
+
+
+def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, cfg,
+                  page_size: int):
+  """Writes a chunk of prompt tokens' k/v into their pages.
+
+  tokens, positions, write_page, write_off: [R, C] int32 (padding: page 0); table:
+  [R, M] the prompts' pages. Prompt token t sits at logical slot t (= its position), so
+  query t attends slots <= t (earlier chunks included). Returns the pool.
+  """
+  s = jnp.arange(table.shape[1] * page_size, dtype=jnp.int32)
+  mask = s[None, None, :] <= positions[:, :, None]
+  _, pool = paged.forward_paged(w, cfg, tokens, positions, pool, table, write_page,
+                                write_off, mask)
+  return pool
+
+
+class ContinuousEngine:
+  """The continuous path of a `Sampler` (shares its config, mesh and compile cache)."""
+
+  def __init__(self, sampler, *, slots: int = 64, window: int = 16, page_size: int = 16,
+               kv_pages: int | None = None, prefill_chunk: int = 256, prefill_rows: int = 8):
+    for name, val in (("decode_slots", slots), ("window", window), ("page_size", page_size),
+                      ("prefill_chunk", prefill_chunk), ("prefill_rows", prefill_rows)):
+      if not isinstance(val, (int, np.integer)) or val < 1:
+        raise ValueError(f"{name} must be a positive int, got {val!r}")
+    self.s = sampler
+    self.slots, self.window, self.page_size = slots, window, page_size
+    self.kv_pages, self.prefill_chunk, self.prefill_rows = kv_pages, prefill_chunk, prefill_rows
+    self.last_stats: dict[str, Any] = {}
+
+  def _pool_pages(self, prompts, caps, B: int) -> int:
+    """Pool size: `kv_pages`, or enough for B rows of distinct prompts, rounded up to a
+    power of two and never shrinking across calls (one pool program per size)."""
+    if self.kv_pages:
+      return int(self.kv_pages)
+    PG = self.page_size
+    prompt_pages = [scheduler.pages_for(len(p) - 1, PG) for p in prompts]
+    worst_prompts = min(sum(prompt_pages), B * max(prompt_pages))
+    need = _pow2(1 + worst_prompts + B * scheduler.pages_for(int(max(caps)), PG), 16)
+    self._auto_pages = max(need, getattr(self, "_auto_pages", 0))
+    return self._auto_pages
+
+  def _spec(self, shape, batch: bool):
+    names = (("batch",) if batch else (None,)) + (None,) * (len(shape) - 1)
+    return jax.sharding.NamedSharding(self.s.mesh,
+                                      parallel.spec_for(names, shape, self.s.mesh))
+
+  def _pool_shardings(self, n_pages: int):
+    shapes = paged.pool_shapes(self.s.cfg, n_pages, self.page_size)
+    one = {n: jax.sharding.NamedSharding(self.s.mesh, parallel.spec_for(
+        paged.POOL_AXES[n], shp, self.s.mesh)) for n, shp in shapes.items()}
+    return [one] * self.s.cfg.n_layers
+
+  def run(self, params, prompts: list[np.ndarray], src: np.ndarray, caps: np.ndarray,
+          strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray):
+    """Generates for rows r (prompt prompts[src[r]], at most caps[r] tokens).
+
+    scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
+    key_data: [N, ...] uint32 row keys. Returns numpy (tokens, logp, model_logp, lengths).
+    """
+    s, cfg, PG, W = self.s, self.s.cfg, self.page_size, self.window
+    N = len(src)
+    B = min(s._rows_bucket(self.slots), s._rows_bucket(N))
+    n_pages = self._pool_pages(prompts, caps, B)
+    reqs = [scheduler.Request(r, int(src[r]), int(caps[r])) for r in range(N)]
+    sched = scheduler.Scheduler(prompts, reqs, B, PG, n_pages)
+    pool_sh = self._pool_shardings(n_pages)
+    pool = s._compiled(("pool", n_pages, PG, s.cache_dtype), lambda: jax.lax.with_sharding_constraint(
+        paged.init_pool(cfg, n_pages, PG, s._cache_dt), pool_sh), ())()
+    w = s._compiled(("prepare",), lambda p: forward.prepare(p, cfg, s._compute_dt), (params,))(
+        params)
+    put_b = lambda a: jax.device_put(a, self._spec(np.shape(a), True))
+    stop_dev = jax.device_put(stop_arr, parallel.replicated(s.mesh))
+    out_t = np.zeros((N, int(max(caps))), np.int32)
+    out_lp = np.zeros((N, int(max(caps))), np.float32)
+    out_mlp = np.zeros_like(out_lp)
+    lengths = np.zeros((N,), np.int32)
+    stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0, "prefill_calls": 0,
+             "prefill_s": 0.0, "decode_s": 0.0}
+    while not sched.finished:
+      sched.admit()
+      plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk)
+      if plan:
+        t0, c0 = time.perf_counter(), s.compile_seconds
+        pool = self._prefill(w, pool, sched, plan, pool_sh)
+        stats["prefill_calls"] += 1
+        stats["prefill_s"] += time.perf_counter() - t0 - (s.compile_seconds - c0)
+        sched.mark_filled(plan)
+      running = [i for i in range(B) if sched.running(i)]
+      if not running:
+        if not plan:
+          raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
+        continue
+      # Running slots, packed into a power-of-two bucket (at least 8: fewer programs).
+      Bw = min(B, s._rows_bucket(max(len(running), 8)))
+      st, table = self._slot_arrays(sched, running, Bw, key_data)
+      min_done = max(1, len(running) // MIN_DONE_DIV) if sched.queue else Bw + 1
+      args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
+          stop_dev, np.int32(min_done))
+      prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
+                          strategy), self._window_fn(strategy, pool_sh), args, donate=(1,))
+      t0 = time.perf_counter()
+      pool, new, toks, lps, mlps = prog(*args)
+      new, toks, lps, mlps = jax.device_get((new, toks, lps, mlps))
+      stats["decode_s"] += time.perf_counter() - t0
+      stats["windows"] += 1
+      steps_run = int(np.max(new.step - st.step))
+      stats["decode_steps"] += steps_run
+      stats["slot_steps"] += Bw * steps_run
+      for c, i in enumerate(running):
+        slot = sched.slots[i]
+        n = int(new.step[c] - st.step[c])
+        r, j = slot.req.row, slot.step
+        out_t[r, j:j + n], out_lp[r, j:j + n] = toks[c, :n], lps[c, :n]
+        out_mlp[r, j:j + n] = mlps[c, :n]
+        slot.step, slot.last = int(new.step[c]), int(new.last[c])
+        stats["token_steps"] += n
+        if not new.active[c]:
+          lengths[r] = slot.step
+          sched.finish(i)
+    stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
+                 page_bytes=paged.page_bytes(cfg, PG, s._cache_dt),
+                 utilisation=stats["token_steps"] / max(1, stats["slot_steps"]))
+    self.last_stats = stats
+    return out_t, out_lp, out_mlp, lengths
+
+  def _window_fn(self, strategy, pool_sh):
+    cfg, W, PG = self.s.cfg, self.window, self.page_size
+
+    def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done):
+      out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done,
+                          cfg=cfg, window=W, page_size=PG, strategy=strategy)
+      return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
+    return fn
+
+  def _slot_arrays(self, sched, running, B: int, key_data):
+    """Host Slots [B] and page table [B, M] for the next window: row c is slot running[c],
+    rows past them are idle."""
+    PG, W = self.page_size, self.window
+    z = lambda dt=np.int32: np.zeros((B,), dt)
+    st = Slots(last=z(), step=z(), active=z(bool), pos0=z(), base=z(), start=z(), cap=z(),
+               keys=np.zeros((B,) + key_data.shape[1:], key_data.dtype))
+    rows = {}
+    for c, i in enumerate(running):
+      sl = sched.slots[i]
+      p = sched.prompts[sl.req.prompt]
+      n_prompt = len(p.pages)
+      st.last[c], st.step[c], st.active[c] = sl.last, sl.step, True
+      st.pos0[c] = st.base[c] = p.context
+      st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
+      need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
+      rows[c] = sched.table_row(i)[:need]
+    M = _pow2(max(len(r) for r in rows.values()), 4)
+    table = np.zeros((B, M), np.int32)
+    for i, r in rows.items():
+      table[i, :len(r)] = r
+    return st, table
+
+  def _prefill(self, w, pool, sched, plan, pool_sh):
+    """One prefill-chunk program over `plan`: [prefill_rows, C] tokens, C the power-of-two
+    bucket (>= 16) of the longest piece."""
+    s, PG = self.s, self.page_size
+    R = self.prefill_rows
+    C = _pow2(max(hi - lo for _, lo, hi in plan), 16)
+    M = _pow2(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
+    tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
+    table = np.zeros((R, M), np.int32)
+    for r, (pid, lo, hi) in enumerate(plan):
+      p = sched.prompts[pid]
+      n = hi - lo
+      t = np.arange(lo, hi)
+      tokens[r, :n], pos[r, :n] = p.tokens[lo:hi], t
+      page[r, :n], off[r, :n] = np.asarray(p.pages)[t // PG], t % PG
+      used = p.pages[:M]
+      table[r, :len(used)] = used
+    cfg = s.cfg
+    fn = lambda w, pool, *a: jax.lax.with_sharding_constraint(
+        prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG), pool_sh)
+    args = (w, pool, tokens, pos, table, page, off)
+    prog = s._compiled(("prefill_chunk", R, C, M, pool[0]["k"].shape[0], PG), fn, args,
+                       donate=(1,))
+    return prog(*args)

@@ -1,0 +1,90 @@
+"""A paged KV cache and the forward pass over it (the continuous engine's device maths).
+
+The cache is a pool of fixed-size pages shared by all rows. Per layer:
+  k: [Np, K, Dh, PG] (keys transposed, as in `forward`), v: [Np, K, PG, Dh].
+A row sees a logical sequence of slots through its page table `table: [B, M] int32`
+(logical slot s lives in page table[b, s // PG] at offset s % PG). Rows generated from the
+same prompt put the same prompt page ids at the front of their tables, so the prompt's
+keys and values are stored once; each row owns only the pages of its completion. Page 0 is
+the null page: unused table entries point to it, writes of idle rows land in it, and no
+mask ever admits it.
+
+The layer maths (norms, q/k/v, RoPE, MLP) is `forward`'s; only the cache read and write
+differ: new k/v are scattered to (page, offset) pairs the host computed, then the rows'
+pages are gathered into the head-major layout that `forward`'s attention takes.
+
+Shapes: B rows, T new tokens per row, M table pages per row, PG page size, S = M * PG.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from spice_jax.models import transformer as layers
+from spice_jax.models.config import ModelConfig
+from spice_jax.sampling import forward
+
+Pool = list  # per layer {"k": [Np, K, Dh, PG], "v": [Np, K, PG, Dh]}
+
+POOL_AXES = {"k": (None, "kv_heads", "head_dim", None), "v": (None, "kv_heads", None, "head_dim")}
+
+
+def pool_shapes(cfg: ModelConfig, pages: int, page_size: int) -> dict[str, tuple[int, ...]]:
+  """Per-layer pool shapes: k [pages, K, Dh, PG], v [pages, K, PG, Dh]."""
+  K, Dh = cfg.n_kv_heads, cfg.head_dim
+  return {"k": (pages, K, Dh, page_size), "v": (pages, K, page_size, Dh)}
+
+
+def init_pool(cfg: ModelConfig, pages: int, page_size: int, dtype) -> Pool:
+  """Zeroed pool (see `pool_shapes`), one dict per layer."""
+  shapes = pool_shapes(cfg, pages, page_size)
+  return [{n: jnp.zeros(s, dtype) for n, s in shapes.items()} for _ in range(cfg.n_layers)]
+
+
+def page_bytes(cfg: ModelConfig, page_size: int, dtype) -> int:
+  """Bytes of one page over all layers (k and v)."""
+  return 2 * cfg.n_layers * cfg.n_kv_heads * cfg.head_dim * page_size * jnp.dtype(dtype).itemsize
+
+
+def _gather(lc, table):
+  """Rows' pages in logical order: k [B, K, Dh, S], v [B, K, S, Dh]."""
+  B, M = table.shape
+  k = jnp.take(lc["k"], table, axis=0)  # [B, M, K, Dh, PG]
+  v = jnp.take(lc["v"], table, axis=0)  # [B, M, K, PG, Dh]
+  _, _, K, Dh, PG = k.shape
+  k = k.transpose(0, 2, 3, 1, 4).reshape(B, K, Dh, M * PG)
+  v = v.transpose(0, 2, 1, 3, 4).reshape(B, K, M * PG, Dh)
+  return k, v
+
+
+def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, write_page,
+                  write_off, key_mask):
+  """Runs the model over `tokens`, writing their k/v into the pool, attending through pages.
+
+  Args:
+    w: `forward.prepare`d weights.
+    tokens: [B, T] int32; positions: [B, T] int32 RoPE positions.
+    pool: per-layer pages (see module doc).
+    table: [B, M] int32 page ids of each row's logical slots.
+    write_page, write_off: [B, T] int32, where each new token's k/v goes (page 0 = discard).
+    key_mask: [B, T, M * PG] bool, which logical slots each query may attend (the new
+      tokens' own slots included: they are written before attention).
+
+  Returns:
+    (hidden [B, T, D] f32 after the final norm, new pool).
+  """
+  x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
+  cos, sin = layers.rope_tables(cfg, positions)
+  dt = pool[0]["k"].dtype
+  bias = layers.mask_bias(key_mask)
+  new_pool = []
+  for lw, lc in zip(w["layers"], pool):
+    q, k, v = forward.project_qkv(lw, cfg, x, cos, sin)
+    # Advanced indices on axes 0 and 3 (k) / 0 and 2 (v): the value is [B, T, K, Dh].
+    lc = {"k": lc["k"].at[write_page, :, :, write_off].set(k.astype(dt)),
+          "v": lc["v"].at[write_page, :, write_off, :].set(v.astype(dt))}
+    new_pool.append(lc)
+    ck, cv = _gather(lc, table)
+    x = forward.finish_layer(lw, cfg, x, forward.attend_cached(q, ck, cv, bias))
+  return layers.rms_norm(x, w["final_norm"], cfg.rms_eps), new_pool
