@@ -243,19 +243,19 @@ class Transformer(nn.Module):
       for i in range(c.n_layers):
         x = Block(c, self.dtype, name=f"layers_{i}")(x, positions, kv_mask)
     x = RMSNorm(c.rms_eps, self.dtype, name="final_norm")(x)
+    if not c.tie_embeddings:  # created here (compact), read by `project`
+      self.param("lm_head", nn.with_logical_partitioning(
+          nn.initializers.normal(0.02), ("embed", "vocab")), (c.d_model, c.vocab_size),
+          jnp.float32)
     if return_hidden:
       return x, None
     return self.project(x), None
 
   def project(self, hidden):
-    """hidden [..., D] -> logits [..., V] float32 (tied or separate output matrix)."""
-    c = self.cfg
-    if c.tie_embeddings:
-      w = self.get_variable("params", "embed")
-      w = getattr(w, "unbox", lambda: w)()
-      return jnp.einsum("...d,vd->...v", hidden, w.astype(self.dtype),
-                        preferred_element_type=jnp.float32)
-    w = self.param("lm_head", nn.with_logical_partitioning(
-        nn.initializers.normal(0.02), ("embed", "vocab")), (c.d_model, c.vocab_size), jnp.float32)
-    return jnp.einsum("...d,dv->...v", hidden, w.astype(self.dtype),
+    """hidden [..., D] -> logits [..., V] float32 (tied or separate output matrix). Callable
+    on its own (`module.apply(..., method=Transformer.project)`)."""
+    tied = self.cfg.tie_embeddings
+    w = self.get_variable("params", "embed" if tied else "lm_head")
+    w = getattr(w, "unbox", lambda: w)().astype(self.dtype)
+    return jnp.einsum("...d,vd->...v" if tied else "...d,dv->...v", hidden, w,
                       preferred_element_type=jnp.float32)

@@ -94,3 +94,22 @@ def test_presets_have_published_sizes():
             "qwen3-8b": 8.19e9, "llama-3.2-3b": 3.21e9, "llama-3.1-8b": 8.03e9}
   for name, n in expect.items():
     assert abs(models.PRESETS[name].num_params() - n) / n < 0.01, name
+
+
+def test_project_alone_matches_the_forward_for_untied_output():
+  """`method=Transformer.project` (the loss's chunked projection) reads the separate output
+  matrix of an untied model (Qwen3-8B, Llama-3.1-8B shapes) and equals the full forward."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from spice_jax import models, parallel
+  from spice_jax.models.transformer import Transformer
+  m = models.load("tiny-qwen3", mesh=parallel.make_mesh((1, 1, 1)), seed=0)
+  assert not m.config.tie_embeddings
+  module = Transformer(m.config)
+  tokens = jnp.asarray(np.arange(12).reshape(2, 6) % m.config.vocab_size, jnp.int32)
+  pos = jnp.broadcast_to(jnp.arange(6), (2, 6))
+  logits, _ = module.apply({"params": m.params}, tokens, pos)
+  hidden, _ = module.apply({"params": m.params}, tokens, pos, return_hidden=True)
+  proj = module.apply({"params": m.params}, hidden, method=Transformer.project)
+  np.testing.assert_allclose(np.asarray(proj), np.asarray(logits), rtol=1e-5, atol=1e-5)
