@@ -158,11 +158,13 @@ class ContinuousEngine:
     return [one] * self.s.cfg.n_layers
 
   def run(self, params, prompts: list[np.ndarray], src: np.ndarray, caps: np.ndarray,
-          strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray):
+          strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray, on_finish=None):
     """Generates for rows r (prompt prompts[src[r]], at most caps[r] tokens).
 
     scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
-    key_data: [N, ...] uint32 row keys. Returns numpy (tokens, logp, model_logp, lengths).
+    key_data: [N, ...] uint32 row keys; on_finish(r, tokens [n], model_logp [n]) is called
+    as soon as row r is done (between windows, while other rows still decode). Returns
+    numpy (tokens, logp, model_logp, lengths).
     """
     s, cfg, PG, W = self.s, self.s.cfg, self.page_size, self.window
     N = len(src)
@@ -224,6 +226,8 @@ class ContinuousEngine:
         if not new.active[c]:
           lengths[r] = slot.step
           sched.finish(i)
+          if on_finish is not None:
+            on_finish(r, out_t[r, :slot.step], out_mlp[r, :slot.step])
     stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
                  page_bytes=paged.page_bytes(cfg, PG, s._cache_dt),
                  utilisation=stats["token_steps"] / max(1, stats["slot_steps"]))

@@ -43,13 +43,16 @@ class SampleOutput:
     return len(self.finish_reason)
 
 
+def finish_reason(row_tokens, stop: Sequence[int]) -> str:
+  """"stop" if a row's last token is a stop id, else "length" (it hit its cap)."""
+  return "stop" if len(row_tokens) and int(row_tokens[-1]) in set(map(int, stop)) else "length"
+
+
 def make_output(tokens, logp, model_logp, lengths, stop: Sequence[int]) -> SampleOutput:
   """Host arrays ([N, M], [N]) -> SampleOutput with finish reasons."""
-  stop_set = set(int(s) for s in stop)
   lengths = np.asarray(lengths, np.int32)
   tokens = np.asarray(tokens, np.int32)
-  reasons = ["stop" if L > 0 and int(tokens[i, L - 1]) in stop_set else "length"
-             for i, L in enumerate(lengths)]
+  reasons = [finish_reason(tokens[i, :L], stop) for i, L in enumerate(lengths)]
   return SampleOutput(tokens=tokens, logprobs=np.asarray(logp, np.float32),
                       model_logprobs=np.asarray(model_logp, np.float32), lengths=lengths,
                       finish_reason=reasons)

@@ -214,8 +214,8 @@ class Sampler:
   def __call__(self, params, prompts: Sequence[Sequence[int]], *,
                max_new_tokens: int | Sequence[int], temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, seed: int | jax.Array = 0, stop_ids: Sequence[int] = (),
-               engine: str | None = None,
-               row_seeds: Sequence[int] | None = None) -> SampleOutput:
+               engine: str | None = None, row_seeds: Sequence[int] | None = None,
+               on_finish=None) -> SampleOutput:
     """Samples continuations of `prompts` (token-id lists of any lengths).
 
     Args:
@@ -231,6 +231,10 @@ class Sampler:
       row_seeds: optional N int seeds, one per row (then `seed` is unused): row r draws
         from key(row_seeds[r]) alone, so its sample does not depend on which call, batch
         position or host it lands in.
+      on_finish: optional callback `on_finish(r, tokens [n] int32, model_logprobs [n] f32,
+        finish_reason)` for each row as soon as it is done: while other rows still decode
+        (continuous engine), or after the call (static path). Lets the caller overlap its
+        own work (e.g. verification) with generation.
 
     Returns:
       SampleOutput with N rows in input order, max(max_new_tokens) columns.
@@ -258,12 +262,20 @@ class Sampler:
     if engine == "continuous":
       keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts), row_seeds)))
       t0 = time.perf_counter()
-      out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys)
+      done = None if on_finish is None else (
+          lambda r, t, m: on_finish(r, t, m, requests.finish_reason(t, stop)))
+      out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys,
+                                 on_finish=done)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
                           **self._continuous.last_stats}
       return requests.make_output(*out, stop)
-    return self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
-                        stop, row_seeds)
+    res = self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
+                       stop, row_seeds)
+    if on_finish is not None:
+      for r in range(len(res)):
+        n = int(res.lengths[r])
+        on_finish(r, res.tokens[r, :n], res.model_logprobs[r, :n], res.finish_reason[r])
+    return res
 
   def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
               row_seeds=None):

@@ -76,7 +76,7 @@ def metrics(plays: Sequence[Any], counters: collections.Counter, cfg) -> dict[st
   for role in ("format", "challenger", "reasoner"):
     m[f"time/sample_{role}"] = float(counters[f"time/sample_{role}"])
     m[f"tokens/{role}"] = float(counters[f"tokens/{role}"])
-  for k in ("time/verify", "time/parse"):
+  for k in ("time/verify", "time/verify_exposed", "time/parse"):
     m[k] = float(counters[k])
   m["challenger/format_selection_failed"] = float(counters["format_selection_failed"])
   m.update({k: float(v) for k, v in counters.items() if k.startswith("host/")})

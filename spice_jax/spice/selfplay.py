@@ -10,6 +10,7 @@ built from the records by `spice.report`.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import time
 from typing import Any, Sequence
@@ -167,25 +168,29 @@ class SelfPlay:
   # ------------------------------------------------------------------ sampling
   def _sample(self, actor: Actor, params, prompts: Sequence[list[int]],
               row_seeds: Sequence[int], *, max_new: int, temperature: float, counters: dict,
-              role: str) -> list[Sample]:
-    """Runs the sampler in chunks of `sampler_batch`; one `Sample` per prompt."""
+              role: str, on_row=None) -> list[Sample]:
+    """Runs the sampler in chunks of `sampler_batch`; one `Sample` per prompt.
+
+    on_row(n, sample): called for prompt n as soon as its row is done (the continuous
+    engine reports rows while the others still decode)."""
     params = actor.params if actor.params is not None else params
-    out_rows: list[Sample] = []
+    rows: list[Sample | None] = [None] * len(prompts)
     t0 = time.perf_counter()
     for start in range(0, len(prompts), self.sampler_batch):
-      chunk = prompts[start:start + self.sampler_batch]
-      out = actor.sampler(params, chunk, max_new_tokens=max_new, temperature=temperature,
-                          top_p=float(self.cfg.top_p), stop_ids=actor.stop_ids,
-                          row_seeds=row_seeds[start:start + self.sampler_batch])
-      for i in range(len(chunk)):
-        n = int(out.lengths[i])
-        toks = [int(t) for t in out.tokens[i, :n]]
+      def done(r, toks, model_logp, finish, start=start):
+        toks = [int(t) for t in toks]
         # Old log-probs under the unmodified model (temperature 1), as the learner computes.
-        out_rows.append(Sample(toks, np.asarray(out.model_logprobs[i, :n], np.float32),
-                               actor.tokenizer.decode(toks), out.finish_reason[i]))
+        rows[start + r] = Sample(toks, np.asarray(model_logp, np.float32),
+                                 actor.tokenizer.decode(toks), finish)
+        if on_row is not None:
+          on_row(start + r, rows[start + r])
+      actor.sampler(params, prompts[start:start + self.sampler_batch], max_new_tokens=max_new,
+                    temperature=temperature, top_p=float(self.cfg.top_p),
+                    stop_ids=actor.stop_ids, on_finish=done,
+                    row_seeds=row_seeds[start:start + self.sampler_batch])
     counters[f"time/sample_{role}"] += time.perf_counter() - t0
-    counters[f"tokens/{role}"] += sum(len(r.tokens) for r in out_rows)
-    return out_rows
+    counters[f"tokens/{role}"] += sum(len(r.tokens) for r in rows)
+    return rows
 
   def _render(self, actor: Actor, messages) -> list[int]:
     return prompts_lib.render(actor.tokenizer, messages, actor.layout,
@@ -283,7 +288,12 @@ class SelfPlay:
 
   # ------------------------------------------------------------------ reasoner
   def answer(self, params, plays: list[DocPlay], counters) -> None:
-    """K Reasoner answers to every kept valid task, in as few sampler calls as possible."""
+    """K Reasoner answers to every kept valid task, in as few sampler calls as possible.
+
+    A task goes to the verifier (a background thread driving the worker pool) as soon as
+    its K answers are done, so verification overlaps the rest of the generation; only what
+    is left when the last row finishes is exposed (`time/verify_exposed`).
+    """
     K = self.cfg.num_answers
     tasks, seeds = [], []
     for p in plays:
@@ -294,35 +304,44 @@ class SelfPlay:
       seeds += [p.row_seed("reasoner", n) for n in range(len(p.tasks) * K)]
     if not tasks:
       return
-    rows = self._sample(self.policy, params, [t.prompt for t in tasks for _ in range(K)],
-                        seeds, max_new=self.cfg.reasoner_max_tokens,
-                        temperature=self.cfg.reasoner_temperature, counters=counters,
-                        role="reasoner")
-    for i, t in enumerate(tasks):
-      t.answers = [Answer(r) for r in rows[i * K:(i + 1) * K]]
+    answers = [[None] * K for _ in tasks]
+    left = [K] * len(tasks)
+    jobs = []
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify") as verifier:
+      def done(n, sample):
+        ti, k = divmod(n, K)
+        answers[ti][k] = Answer(sample)
+        left[ti] -= 1
+        if not left[ti]:
+          tasks[ti].answers = answers[ti]
+          jobs.append(verifier.submit(self.judge, tasks[ti], counters))
+      self._sample(self.policy, params, [t.prompt for t in tasks for _ in range(K)], seeds,
+                   max_new=self.cfg.reasoner_max_tokens,
+                   temperature=self.cfg.reasoner_temperature, counters=counters,
+                   role="reasoner", on_row=done)
+      t0 = time.perf_counter()
+      for job in jobs:
+        job.result()
+      counters["time/verify_exposed"] += time.perf_counter() - t0
+    counters["host/answers_verified"] += len(tasks) * K
 
-  def verify(self, plays: list[DocPlay], counters) -> None:
-    """Judges every answer (gold = the Challenger's answer, or the majority for R-Zero)."""
+  def judge(self, task: TaskPlay, counters) -> None:
+    """Verdicts for one task's answers (gold = the Challenger's answer, or the majority
+    answer for R-Zero pseudo-labels)."""
     t0 = time.perf_counter()
-    tasks = [t for p in plays for t in p.tasks]
+    texts = [a.sample.text for a in task.answers]
+    kind = task.attempt.task.kind
     if self.cfg.pseudo_labels == "majority":
-      for t in tasks:
-        gold, agrees = answers_lib.majority_vote([a.sample.text for a in t.answers],
-                                                t.attempt.task.kind)
-        t.gold = gold if gold is not None else ""
-        for a, ok in zip(t.answers, agrees):
-          a.correct, a.reason = bool(ok), "majority" if ok else "minority"
+      gold, agrees = answers_lib.majority_vote(texts, kind)
+      task.gold = gold if gold is not None else ""
+      verdicts = [(bool(ok), "majority" if ok else "minority") for ok in agrees]
     else:
-      answers = [(t, a) for t in tasks for a in t.answers]
-      for t in tasks:
-        t.gold = t.attempt.task.answer
-      verdicts = verify_lib.score_detailed(
-          [a.sample.text for _, a in answers], [t.gold for t, _ in answers],
-          [t.attempt.task.kind for t, _ in answers], pool=self.pool) if answers else []
-      for (_, a), v in zip(answers, verdicts):
-        a.correct, a.reason = bool(v.correct), v.reason
+      task.gold = task.attempt.task.answer
+      verdicts = [(bool(v.correct), v.reason) for v in verify_lib.score_detailed(
+          texts, [task.gold] * len(texts), [kind] * len(texts), pool=self.pool)]
+    for a, (ok, reason) in zip(task.answers, verdicts):
+      a.correct, a.reason = ok, reason
     counters["time/verify"] += time.perf_counter() - t0
-    counters["host/answers_verified"] += sum(len(t.answers) for t in tasks)
 
   # ------------------------------------------------------------------ credit
   def assign_credit(self, plays: list[DocPlay]) -> None:
@@ -380,7 +399,6 @@ class SelfPlay:
     plays = self.challenge(params, docs, seed=seed, counters=counters, doc_offset=doc_offset)
     self.keep(plays)
     self.answer(params, plays, counters)
-    self.verify(plays, counters)
     self.assign_credit(plays)
     metrics, audit = self.report(plays, counters, step) if report_results else ({}, [])
     return IterationResult(self.trajectories(plays), metrics, audit, plays, counters)

@@ -30,7 +30,7 @@ class ScriptedSampler:
     self.tok, self.script, self.calls, self.row_seeds = tok, script, [], []
 
   def __call__(self, params, prompts_, *, max_new_tokens, temperature, top_p, stop_ids,
-               row_seeds):
+               row_seeds, on_finish=None):
     assert len(row_seeds) == len(prompts_)
     self.row_seeds += list(row_seeds)
     texts = [self.script(self.tok.decode(p, skip_special=False), params) for p in prompts_]
@@ -42,6 +42,9 @@ class ScriptedSampler:
       toks[i, :len(x)] = x
     lens = np.array([len(x) for x in ids], np.int32)
     lp = np.full((N, max_new_tokens), -0.5, np.float32)
+    for r in range(N):
+      if on_finish is not None:
+        on_finish(r, toks[r, :lens[r]], lp[r, :lens[r]], "stop")
     return SampleOutput(toks, lp, lp, lens, ["stop"] * N)
 
 
