@@ -16,6 +16,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.source = "qwen3-4b"           # preset name, HF checkpoint dir, or .gguf file
   c.model.dtype = "bfloat16"            # compute dtype; master weights stay float32
   c.model.remat = True                  # per-layer rematerialisation in the update
+  c.model.arch = ""                     # architecture preset the source must have ("": any)
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.shape = (-1, 1, 1)             # ('data', 'fsdp', 'tensor'); one -1 fills

@@ -23,11 +23,6 @@ HARDWARE = {
 }
 
 
-def preset_for(source: str) -> str | None:
-  """The architecture preset of a paper model's checkpoint path (for shape-only checks)."""
-  return next((preset for preset, path, _ in MODELS.values() if path == source), None)
-
-
 def paper_config(model: str, hardware: str = "v5p-64"):
   if model not in MODELS:
     raise ValueError(f"model {model!r}: one of {sorted(MODELS)}")
@@ -37,6 +32,7 @@ def paper_config(model: str, hardware: str = "v5p-64"):
   hw = HARDWARE[hardware]
   c = base.get_config()
   c.model.source = path
+  c.model.arch = preset                 # the checkpoint must have this shape (plans use it)
   c.spice.chat_layout = template
   c.mesh.shape = hw["mesh"]
   c.train.sampler_batch = hw["sampler_batch"]

@@ -34,7 +34,8 @@ def sft_config() -> ml_collections.ConfigDict:
 
 def spice_config() -> ml_collections.ConfigDict:
   c = base.get_config()
-  c.model.source = ""                    # the sft workdir (set by the experiment); PRESET shape
+  c.model.source = ""                    # the sft workdir (set by the experiment)
+  c.model.arch = PRESET                  # its architecture (plans, shape checks)
   c.model.dtype = "float32"
   c.model.remat = False
   c.mesh.shape = (1, 1, 1)

@@ -200,14 +200,20 @@ def render(plan: Plan) -> str:
         f" kept task valid (B x G x K answers)",
         "  - every sampler call decodes all max_new_tokens (a static batch waits for its longest"
         " row); the decode counts the input, next-to-last and last phase caches (upper bound)",
-        "  - one update batch pads every row to the longest sequence (spice.batch.make_batch)",
-        "  - attention is materialised in the update (17 bytes per score in one layer's"
+        "  - update micro-batches of one row per device, each padded to the longest row's"
+        " length bucket (the longest sequence bounds the plan; spice.batch.make_batch)",
+        "  - the sampler is planned as the static path (a padded batch per call); the"
+        " continuous engine's paged pool holds at most the same rows (an upper bound)",
+        "  - attention is materialised in the update (22 bytes per score in one layer's"
         " backward), the sampler's prefill is chunked as sampling/forward.py does",
         "  - roofline: peak dense bf16 FLOP/s, HBM and interconnect bandwidth from"
         " spice_jax/planning/hardware.json, perfect overlap within a phase; FSDP all-gathers the"
         " weights once per decode step and per update pass",
         f"  - host: {a.verify_seconds * 1e3:.0f} ms per answer on spice.verify_workers="
-        f"{w.verify_workers} processes; every host verifies every answer (host work replicated)"]
+        f"{w.verify_workers} processes; "
+        + (f"train.sampling='host_local': {w.hosts} hosts of {a.chips_per_host} chips, each "
+           "plays its own documents on its own chips with a full copy of the weights"
+           if w.sampler_replicated else "global sampling: every host verifies every answer")]
   return "\n".join(L)
 
 

@@ -21,6 +21,20 @@ DTYPES = ("float32", "bfloat16")
 SAMPLING = ("global", "host_local")
 
 
+def check_arch(section: ModelSection, cfg) -> None:
+  """Raises ConfigError when the loaded model's shape differs from `model.arch`."""
+  if not section.arch:
+    return
+  from spice_jax import models
+  want = models.PRESETS[section.arch]
+  fields = ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim",
+            "mlp_dim", "tie_embeddings", "family")
+  diff = [f"{f}={getattr(cfg, f)} (arch: {getattr(want, f)})" for f in fields
+          if getattr(cfg, f) != getattr(want, f)]
+  configs.need(not diff, "model.source", f"{section.source!r} is not a {section.arch} "
+               f"(config.model.arch): {', '.join(diff)}")
+
+
 def model_source_ok(src: str) -> bool:
   """A preset name, an existing directory (HF checkpoint or run dir) or a .gguf file."""
   from spice_jax import models
@@ -33,8 +47,14 @@ class ModelSection:
   source: str = "qwen3-4b"      # preset name, HF checkpoint dir, .gguf file, or a run dir
   dtype: str = "bfloat16"       # compute dtype; master weights stay float32
   remat: bool = True            # per-layer rematerialisation in the update
+  # The architecture preset this source must have (""= any). Plans and shape checks use it
+  # before the weights exist; the trainer refuses a source of another shape.
+  arch: str = ""
 
   def validate(self) -> None:
+    from spice_jax import models
+    configs.need(not self.arch or self.arch in models.PRESETS, "model.arch",
+                 f"{self.arch!r} is not a preset: one of {sorted(models.PRESETS)}")
     configs.need(bool(self.source), "model.source", "empty; give a preset name, an HF "
                  "checkpoint directory, a .gguf file or a run directory")
     configs.need(model_source_ok(self.source), "model.source", f"{self.source!r} is not a "

@@ -36,6 +36,7 @@ from spice_jax.errors import ConfigError
 from spice_jax.parallel import hosts
 from spice_jax.rl import state as state_lib
 from spice_jax.rl import update as update_lib
+from spice_jax import run_config
 from spice_jax.run_config import RunConfig
 from spice_jax.sampling import Sampler
 from spice_jax.spice import batch as batch_lib
@@ -163,6 +164,7 @@ def setup(config, workdir: str) -> Run:
   model = models.load(rc.model.source, mesh=mesh, dtype=dtype, seed=rc.seed)
   if model.tokenizer is None:
     raise ConfigError(f"config.model.source: {rc.model.source!r} has no tokenizer")
+  run_config.check_arch(rc.model, model.config)
   sp, rl = rc.spice, rc.rl
   optim = rl.optim()
   state = state_lib.create(model.params, optim,

@@ -66,3 +66,15 @@ def test_mistyped_override_is_one_line_on_the_command_line(tmp_path):
   assert len(lines) == 1, lines
   assert lines[0].startswith("error: config.num_iterations: unknown field; did you mean "
                              "train.iterations")
+
+
+def test_model_arch_checks_the_loaded_shape():
+  from spice_jax import models
+  from spice_jax.run_config import ModelSection, check_arch
+  check_arch(ModelSection(source="tiny-llama", arch="tiny-llama"), models.PRESETS["tiny-llama"])
+  with pytest.raises(ConfigError, match=r"config\.model\.source: 'tiny-qwen3' is not a "
+                     r"tiny-llama \(config\.model\.arch\): .*family=qwen3"):
+    check_arch(ModelSection(source="tiny-qwen3", arch="tiny-llama"),
+               models.PRESETS["tiny-qwen3"])
+  with pytest.raises(ConfigError, match=r"config\.model\.arch: 'qwen9' is not a preset"):
+    ModelSection(source="tiny-llama", arch="qwen9").validate()

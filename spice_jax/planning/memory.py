@@ -10,9 +10,9 @@ Update (`rl/update.py`, one micro-batch of r = microbatch / (data * fsdp) rows p
   * activations with remat: the scan's carry per layer [r, T, D] (compute dtype) and a
     stacked f32 copy of the layer params, plus the larger of
       - one layer's backward: attention is materialised (no flash attention), so the
-        scores s, probabilities p, dp and ds [r, H, T, T] f32 and one [r, H, T, T] bool
-        select mask (17 bytes per score), the [r, T, T] mask, and the layer's f32
-        internals [r, T, 3D + (H + 2KVH) Dh + 3F];
+        scores s, probabilities p, dp and ds [r, H, T, T] f32, a select mask and the
+        saved softmax (22 bytes per score, measured), the [r, T, T] mask, and the layer's
+        f32 internals [r, T, 3D + (H + 2KVH) Dh + 3F];
       - the vocabulary projection of one T-chunk c: logits, softmax and their gradient
         [r, c, V] f32;
     and with FSDP (fsdp > 1) the all-gathered weights of one layer, forward and backward.
@@ -42,7 +42,10 @@ from spice_jax.models.config import ModelConfig
 from spice_jax.planning.workload import SamplerCall, Workload
 from spice_jax.rl import loss as loss_lib
 
-SCORE_BYTES = 4 * 4 + 1  # s, p, dp, ds in f32 + one bool select mask per attention score
+# Bytes per attention score live in one layer's backward of a micro-batch's gradient program
+# (s, p, dp, ds in f32, a select mask, and the softmax's saved copy): the T^2 coefficient of
+# that program's temporaries, measured on CPU at B=2, T=1024..2048 on one device (22.1-22.4).
+SCORE_BYTES = 22
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,12 +178,13 @@ def prefill_score_area(P: int) -> int:
 
 
 def sampler_memory(w: Workload, call: SamplerCall) -> SamplerMemory:
-  cfg, tp = w.model, w.mesh[2]
-  pb = param_bytes(cfg, w.mesh)
+  cfg = w.model
+  tp = 1 if w.sampler_replicated else w.mesh[2]
+  pb = param_bytes(cfg, (1, 1, 1) if w.sampler_replicated else w.mesh)
   tied = pb.embed if cfg.tie_embeddings else 0
   weights = pb.fused + tied if w.compute_bytes == 4 else (pb.total + pb.fused + tied) // 2
-  b = call.batch // w.batch_shards
-  u = max(1, call.unique // w.batch_shards)
+  b = call.batch // w.sampler_batch_shards
+  u = max(1, call.unique // w.sampler_batch_shards)
   slots = decode_slots(call, w.decode_phases)
   kept = sorted({0, len(slots) - 2, len(slots) - 1} if len(slots) > 1 else {0})
   P, D, F, Dh = call.prompt, cfg.d_model, cfg.mlp_dim, cfg.head_dim

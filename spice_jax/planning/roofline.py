@@ -56,23 +56,26 @@ def _gather_bytes(w: Workload) -> float:
 
 
 def _call_times(w: Workload, call: SamplerCall, chip: Chip):
-  n = w.chips
-  weights = w.model.num_params() * w.compute_bytes / w.mesh[2]
+  """One host's calls: host-local sampling runs them on its own devices (no weight
+  all-gather), global sampling on every device of the mesh."""
+  n = w.sampler_batch_shards if w.sampler_replicated else w.chips
+  tp = 1 if w.sampler_replicated else w.mesh[2]
+  gather = 0.0 if w.sampler_replicated else _gather_bytes(w)
+  weights = w.model.num_params() * w.compute_bytes / tp
   # Prefill: the distinct prompts only (shared prompts copy their cache rows).
   P = call.prompt
   flops = call.unique * (2 * _matmul_params(w) * P + _attn_flops(w, 1, prefill_score_area(P)))
-  pre = _roof(chip, call.calls * flops / n, call.calls * weights, call.calls * _gather_bytes(w))
+  pre = _roof(chip, call.calls * flops / n, call.calls * weights, call.calls * gather)
   # Decode: one step per generated slot; every step reads the weights and the whole cache.
   slots = decode_slots(call, w.decode_phases)
   ends = [call.new >> (len(slots) - 1 - j) for j in range(len(slots))]
   steps = [e - (ends[j - 1] if j else 0) for j, e in enumerate(ends)]
   kv_row = 2 * w.model.n_layers * w.model.n_kv_heads * w.model.head_dim * w.cache_bytes
-  b = call.batch / w.batch_shards
+  b = call.batch / w.sampler_batch_shards
   flops = sum(s * call.batch * (2 * _matmul_params(w) + _attn_flops(w, 1, S))
               for s, S in zip(steps, slots))
-  hbm = sum(s * (weights + b * kv_row * S / w.mesh[2]) for s, S in zip(steps, slots))
-  dec = _roof(chip, call.calls * flops / n, call.calls * hbm,
-              call.calls * call.new * _gather_bytes(w))
+  hbm = sum(s * (weights + b * kv_row * S / tp) for s, S in zip(steps, slots))
+  dec = _roof(chip, call.calls * flops / n, call.calls * hbm, call.calls * call.new * gather)
   return pre, dec
 
 
@@ -97,5 +100,5 @@ def iteration_times(w: Workload, chip: Chip, assume: Assumptions = Assumptions()
   state_rw = 2 * 16 * w.model.num_params() / w.chips * n_mb  # params + Adam, read and written
   t_up, bound["update"] = _roof(chip, passes * fwd / w.chips, state_rw,
                                 (passes + 1) * micro * _gather_bytes(w))
-  host = w.answers * assume.verify_seconds / max(1, w.verify_workers)
+  host = w.answers / w.hosts * assume.verify_seconds / max(1, w.verify_workers)
   return Times(prefill, decode, t_up, host, bound)

@@ -31,11 +31,14 @@ class Assumptions:
   verify_seconds: host CPU seconds to verify one Reasoner answer (math-verify).
   full_length: every sampler call decodes to its max_new_tokens (static batches wait for the
     longest row; an upper bound when outputs stop early).
+  chips_per_host: devices of one host (train.sampling="host_local": each host samples its
+    own documents on these, with a full copy of the weights).
   """
   template_tokens: int = 512
   question_tokens: int = 512
   verify_seconds: float = 0.05
   full_length: bool = True
+  chips_per_host: int = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,8 +78,15 @@ class Workload:
   decode_phases: int
   calls: tuple[SamplerCall, ...]
   update: UpdateShape
-  answers: int                    # Reasoner answers verified per iteration
+  answers: int                    # Reasoner answers verified per iteration (all hosts)
   verify_workers: int
+  hosts: int = 1                  # hosts sharing the host work (1: replicated on every host)
+  sampler_shards: int = 0         # devices a sampler call's rows are split over (0: batch)
+  sampler_replicated: bool = False  # host-local sampling: full weights on every device
+
+  @property
+  def sampler_batch_shards(self) -> int:
+    return self.sampler_shards or self.batch_shards
 
   @property
   def chips(self) -> int:
@@ -94,14 +104,14 @@ def pow2(n: int, minimum: int = 1) -> int:
 def model_config(config) -> ModelConfig:
   """The architecture of config.model: its preset, else a preset-named source, else the HF
   checkpoint directory's config.json."""
-  name = config.model.preset or config.model.source
+  name = config.model.get("arch") or config.model.source
   if name in presets.PRESETS:
     return presets.get(name)
   if os.path.isdir(config.model.source):
     return read_hf_config(config.model.source)
   raise WorkloadError(
       f"config.model: cannot tell the architecture of source {config.model.source!r} (not a "
-      f"preset, not a checkpoint directory here); set --config.model.preset to one of "
+      f"preset, not a checkpoint directory here); set --config.model.arch to one of "
       f"{sorted(presets.PRESETS)}")
 
 
@@ -131,6 +141,10 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Work
   sp = config.spice
   B, G, K = int(sp.num_docs), int(sp.group_size), int(sp.num_answers)
   shards = mesh[0] * mesh[1]
+  host_local = config.train.get("sampling", "global") == "host_local"
+  per_host = min(assume.chips_per_host, chips)
+  hosts = max(1, chips // per_host) if host_local else 1
+  B_all, B = B, -(-B // hosts)            # the sampler calls of one host
   sb = int(config.train.sampler_batch)
   grounded = bool(config.corpus.enabled)
   doc = int(config.corpus.max_doc_tokens) if grounded else 0
@@ -144,17 +158,18 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Work
                       int(sp.challenger_max_tokens), sb, shards))
   calls.append(_calls("reasoner", B * G * K, K, assume.question_tokens,
                       int(sp.reasoner_max_tokens), sb, shards))
-  rows = B * G * K + (B * G if sp.train_challenger else 0)
+  rows = B_all * G * K + (B_all * G if sp.train_challenger else 0)
   longest = max(chal_prompt + int(sp.challenger_max_tokens) if sp.train_challenger else 0,
                 assume.question_tokens + int(sp.reasoner_max_tokens))
   mb = int(config.rl.minibatch_size)
   multiple = math.lcm(mb, shards)
   rows = -(-rows // multiple) * multiple
   mb = min(mb, rows)
-  micro = int(config.rl.get("microbatch_size", 0) or mb)
+  micro = shards  # make_batch's micro-batches: one row per device
   return Workload(
       model=cfg, mesh=mesh, compute_bytes=2 if dtype == "bfloat16" else 4, cache_bytes=4,
       remat=bool(config.model.remat), ref_params=float(config.rl.kl_beta) > 0,
       frozen_challenger=sp.challenger == "initial", decode_phases=3, calls=tuple(calls),
       update=UpdateShape(rows=rows, T=pow2(longest - 1, 16), minibatch=mb, microbatch=micro),
-      answers=B * G * K, verify_workers=int(sp.verify_workers))
+      answers=B_all * G * K, verify_workers=int(sp.verify_workers), hosts=hosts,
+      sampler_shards=per_host if host_local else 0, sampler_replicated=host_local)

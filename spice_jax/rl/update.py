@@ -196,6 +196,7 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
   update.logprobs = lambda params, m: prepass_j(params, rows_of(m))
   update.grads = lambda params, m, old, first, ref=None: grads_j(
       params, rows_of(m), old, np.bool_(first), ref)
+  update.compiled_parts = dict(prepass=prepass_j, grads=grads_j, step=step_j)  # plans, tests
   update.state_shardings = st_sh
   update.batch_sharding = row_sh
   return update

@@ -6,7 +6,6 @@ import os
 import jax
 import pytest
 
-from experiments import paper
 from spice_jax import models, parallel, train
 from spice_jax.rl import state as state_lib
 
@@ -16,15 +15,11 @@ CONFIGS = sorted(
     if os.path.basename(p) not in ("__init__.py", "base.py", "paper.py"))
 
 
-def _module(path):
+def _load(path):
   spec = importlib.util.spec_from_file_location("cfg_" + os.path.basename(path)[:-3], path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
-  return mod
-
-
-def _load(path):
-  return _module(path).get_config()
+  return mod.get_config()
 
 
 def test_there_is_a_config_per_ablation():
@@ -38,10 +33,8 @@ def test_there_is_a_config_per_ablation():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: os.path.relpath(p, ROOT))
 def test_config_validates_and_builds_shapes(path, tmp_path):
-  mod = _module(path)
-  c = mod.get_config()
-  preset = (paper.preset_for(c.model.source) or getattr(mod, "PRESET", None)
-            or c.model.source)
+  c = _load(path)
+  preset = c.model.arch or c.model.source
   assert preset in models.PRESETS, f"{path}: no preset for shape checks"
   c.model.source = preset
   if c.spice.challenger not in ("policy", "initial"):
