@@ -16,13 +16,11 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -43,7 +41,7 @@ from spice_jax.spice import batch as batch_lib
 from spice_jax.spice import selfplay as selfplay_lib
 from spice_jax.spice import verify as verify_lib
 from spice_jax.utils import audit as audit_lib
-from spice_jax.utils import checkpointing, cli
+from spice_jax.utils import checkpointing, cli, runtime
 from spice_jax.utils import metrics as metrics_lib
 from spice_jax.utils import fs, plots
 from spice_jax import eval as eval_lib
@@ -53,7 +51,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config (a 
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumes if it has checkpoints).")
 
-__all__ = ["ConfigError", "validate", "setup", "train", "train_iteration", "summary_table"]
+__all__ = ["ConfigError", "validate", "setup", "train", "train_iteration"]
 
 
 def validate(config) -> RunConfig:
@@ -67,36 +65,6 @@ def validate(config) -> RunConfig:
 def iteration_seed(seed: int, iteration: int) -> int:
   """A deterministic per-iteration seed (resume gives the same seeds)."""
   return int(np.random.SeedSequence([int(seed), int(iteration)]).generate_state(1)[0])
-
-
-def measure_matmul_peak(dtype="float32", n: int = 2048, reps: int = 5) -> float:
-  """FLOP/s of a large jnp.dot on the default device (the denominator of MFU)."""
-  a = jnp.ones((n, n), dtype)
-  f = jax.jit(lambda x: x @ x)
-  f(a).block_until_ready()
-  t = time.perf_counter()
-  for _ in range(reps):
-    f(a).block_until_ready()
-  return 2 * n ** 3 * reps / (time.perf_counter() - t) * jax.local_device_count()
-
-
-class _StopFlag:
-  """SIGTERM/SIGINT -> finish the iteration, checkpoint, exit. A second SIGINT aborts."""
-
-  def __init__(self):
-    self.signum = None
-
-  def install(self):
-    def handler(signum, frame):
-      if self.signum is not None and signum == signal.SIGINT:
-        raise KeyboardInterrupt
-      self.signum = signum
-      logging.warning("signal %d: will checkpoint after this iteration and stop", signum)
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-  def __bool__(self):
-    return self.signum is not None
 
 
 @dataclasses.dataclass
@@ -217,8 +185,8 @@ def setup(config, workdir: str) -> Run:
     eval_items = eval_lib.load_subset(tr.eval_benchmarks or "all", tr.eval_data_dir,
                                       limit=tr.eval_max_items or None)
   run = Run(config, rc, workdir, model, state, update_fn, selfplay, stream, pool, ckpt,
-            writer, audit, 0, measure_matmul_peak(dtype), guard, data_dir, keep_previous,
-            eval_items, sample_mesh)
+            writer, audit, 0, runtime.measure_matmul_peak(dtype), guard, data_dir,
+            keep_previous, eval_items, sample_mesh)
   restored = ckpt.restore_latest(state.params, _opt_tree(state))
   if restored is not None:
     step = _apply_checkpoint(run, restored)
@@ -345,18 +313,6 @@ def _play(run: Run, it: int, seed: int):
   return res
 
 
-def _throughput(m: dict) -> None:
-  """Adds sampling throughput and the unaccounted time to an iteration's metrics."""
-  sample_t = sum(m.get(f"time/sample_{r}", 0.0) for r in ("format", "challenger", "reasoner"))
-  m["time/other"] = max(m["time/iteration"] - sample_t - m.get("time/verify", 0.0)
-                        - m.get("time/parse", 0.0) - m["time/update"], 0.0)
-  for role in ("challenger", "reasoner"):
-    tk, tt = m.get(f"tokens/{role}", 0.0), m.get(f"time/sample_{role}", 0.0)
-    m[f"throughput/sample_tokens_per_s_{role}"] = tk / tt if tt else 0.0
-  tot_tok = m.get("tokens/challenger", 0.0) + m.get("tokens/reasoner", 0.0)
-  m["throughput/sample_tokens_per_s"] = tot_tok / sample_t if sample_t else 0.0
-
-
 def train_iteration(run: Run, it: int) -> dict:
   """Runs iteration `it` (0-based) and returns its metrics (also written to disk)."""
   rc, sp = run.rc, run.rc.spice
@@ -370,7 +326,7 @@ def train_iteration(run: Run, it: int) -> dict:
     run.audit.event(it + 1, "update_skipped", reason="no trainable trajectory")
   m = {**res.metrics, **um, "time/selfplay": t_selfplay,
        "time/iteration": time.perf_counter() - t0, "iteration": it + 1}
-  _throughput(m)
+  metrics_lib.add_throughput(m)
   if run.eval_items and (it + 1) % rc.train.eval_every == 0:
     m.update(eval_lib.evaluate_params(
         run.selfplay.policy.sampler, new_state.params, run.model.tokenizer, run.eval_items,
@@ -416,7 +372,7 @@ def rollback(run: Run, failed_iteration: int) -> int:
 def train(config, workdir: str) -> dict:
   """Runs (or resumes) the whole training loop. Returns the last iteration's metrics."""
   run = setup(config, workdir)
-  stop = _StopFlag()
+  stop = runtime.StopFlag()
   stop.install()
   last = {}
   total = run.rc.train.iterations
@@ -463,28 +419,6 @@ def train(config, workdir: str) -> dict:
   return last
 
 
-def summary_table(workdir: str) -> str:
-  """A short Markdown table of a run's iterations (for the demo and the README)."""
-  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
-  cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
-          ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
-          ("loss", "loss", "{:.4f}"), ("sample s", None, "{:.1f}"),
-          ("verify s", "time/verify", "{:.1f}"), ("update s", "time/update", "{:.1f}"),
-          ("total s", "time/iteration", "{:.1f}")]
-  lines = ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
-  for r in recs:
-    cells = []
-    for _, key, fmt in cols:
-      v = (sum(r.get(f"time/sample_{x}", 0.0) for x in ("format", "challenger", "reasoner"))
-           if key is None else r.get(key, float("nan")))
-      try:
-        cells.append(fmt.format(v))
-      except (ValueError, TypeError):
-        cells.append(str(v))
-    lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines)
-
-
 def main(argv):
   del argv
   if _CONFIG.value is None or not _WORKDIR.value:
@@ -503,7 +437,7 @@ def main(argv):
     print(f"metrics       : {fs.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
     print(f"audit trail   : {fs.join(workdir, 'audit', 'tasks.jsonl')}")
     print(f"plots         : {fs.join(workdir, 'plots', 'curves.png')}\n")
-    print(summary_table(workdir))
+    print(metrics_lib.summary_table(workdir))
   if jax.process_count() > 1:
     # Leave the distributed service now, not from interpreter teardown (where the other
     # processes may wait on atexit handlers past the shutdown barrier's deadline).

@@ -146,16 +146,27 @@ def local_source(source: str) -> str:
   return dst
 
 
+def _resolve(source: str) -> str:
+  """A local path (URIs copied once to the cache; the embedded model's GGUF) or a preset."""
+  source = local_source(source)
+  return embedded_gguf_path() if source == EMBEDDED else source
+
+
+def _gguf_reader(path: str):
+  import gguf
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path}: GGUF file not found")
+  try:
+    return gguf.GGUFReader(path)
+  except Exception as e:
+    raise weights.WeightsError(f"{path}: not a readable GGUF file ({e})") from e
+
+
 def describe(source: str) -> tuple[ModelConfig, tokenizer_lib.Tokenizer | None]:
   """(architecture, tokenizer) of a model source without reading or creating weights."""
-  source = local_source(source)
-  if source == EMBEDDED:
-    source = embedded_gguf_path()
+  source = _resolve(source)
   if source.endswith(".gguf"):
-    import gguf
-    if not os.path.exists(source):
-      raise FileNotFoundError(f"{source}: GGUF file not found")
-    reader = gguf.GGUFReader(source)
+    reader = _gguf_reader(source)
     return weights.gguf_config(reader), tokenizer_lib.from_gguf(reader)
   if os.path.isdir(source):
     tok = None
@@ -179,17 +190,9 @@ def load(source: str, *, mesh=None, dtype: str = "float32", seed: int = 0) -> Mo
   if dtype not in DTYPES:
     raise ModelConfigError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
   mesh = mesh or parallel.make_mesh((-1, 1, 1))
-  source = local_source(source)
-  if source == EMBEDDED:
-    source = embedded_gguf_path()
+  source = _resolve(source)
   if source.endswith(".gguf"):
-    import gguf
-    if not os.path.exists(source):
-      raise FileNotFoundError(f"{source}: GGUF file not found")
-    try:
-      reader = gguf.GGUFReader(source)
-    except Exception as e:
-      raise weights.WeightsError(f"{source}: not a readable GGUF file ({e})") from e
+    reader = _gguf_reader(source)
     cfg = weights.gguf_config(reader)
     tok = tokenizer_lib.from_gguf(reader)
     params = _from_reader(cfg, weights.GGUFTensorReader(reader, cfg, source), mesh, source)

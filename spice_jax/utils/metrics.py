@@ -116,3 +116,37 @@ def read(path: str) -> list[dict]:
     except json.JSONDecodeError:
       logging.warning("%s: skipping a malformed line", path)
   return out
+
+
+def add_throughput(m: dict) -> None:
+  """Adds sampling throughput and the unaccounted time to an iteration's metrics."""
+  sample_t = sum(m.get(f"time/sample_{r}", 0.0) for r in ("format", "challenger", "reasoner"))
+  m["time/other"] = max(m["time/iteration"] - sample_t - m.get("time/verify", 0.0)
+                        - m.get("time/parse", 0.0) - m["time/update"], 0.0)
+  for role in ("challenger", "reasoner"):
+    tk, tt = m.get(f"tokens/{role}", 0.0), m.get(f"time/sample_{role}", 0.0)
+    m[f"throughput/sample_tokens_per_s_{role}"] = tk / tt if tt else 0.0
+  tot_tok = m.get("tokens/challenger", 0.0) + m.get("tokens/reasoner", 0.0)
+  m["throughput/sample_tokens_per_s"] = tot_tok / sample_t if sample_t else 0.0
+
+
+def summary_table(workdir: str) -> str:
+  """A short Markdown table of a run's iterations (for the demo and the README)."""
+  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
+  cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
+          ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
+          ("loss", "loss", "{:.4f}"), ("sample s", None, "{:.1f}"),
+          ("verify s", "time/verify", "{:.1f}"), ("update s", "time/update", "{:.1f}"),
+          ("total s", "time/iteration", "{:.1f}")]
+  lines = ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
+  for r in recs:
+    cells = []
+    for _, key, fmt in cols:
+      v = (sum(r.get(f"time/sample_{x}", 0.0) for x in ("format", "challenger", "reasoner"))
+           if key is None else r.get(key, float("nan")))
+      try:
+        cells.append(fmt.format(v))
+      except (ValueError, TypeError):
+        cells.append(str(v))
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)

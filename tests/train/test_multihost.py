@@ -87,8 +87,10 @@ def _same_run(a, b):
   pa, sa = checkpointing.load_params(str(a))
   pb, sb = checkpointing.load_params(str(b))
   assert sa == sb == 3
+  # Gradients are summed in another order across 2 x 4 devices than over 8; Adam turns the
+  # float differences of near-zero gradients into up to a fraction of one step (lr = 1e-4).
   for x, y in zip(jax.tree.leaves(pa.params), jax.tree.leaves(pb.params)):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=5e-5)
   ma, mb = _jsonl(a / "metrics.jsonl"), _jsonl(b / "metrics.jsonl")
   strip = lambda r: {k: v for k, v in r.items() if not k.startswith(TIMING)}
   assert len(ma) == len(mb) == 3
