@@ -132,7 +132,7 @@ def add_throughput(m: dict) -> None:
 
 def summary_table(workdir: str) -> str:
   """A short Markdown table of a run's iterations (for the demo and the README)."""
-  recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
+  recs = read(fs.join(workdir, "metrics.jsonl"))
   cols = [("iter", "step", "{:d}"), ("valid", "challenger/valid_rate", "{:.2f}"),
           ("r_C", "challenger/reward_mean", "{:.3f}"), ("acc", "reasoner/accuracy", "{:.2f}"),
           ("loss", "loss", "{:.4f}"), ("sample s", None, "{:.1f}"),
