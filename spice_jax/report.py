@@ -76,23 +76,15 @@ def dynamics_table(runs) -> str:
 
 
 def plot(curves, path: str) -> str:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(6, 4))
+  """Held-out accuracy per checkpoint, mean +- std over seeds, one line per variant."""
+  from spice_jax.utils import plots
+  series = []
   for name, seeds in _by_variant(curves).items():
     steps = sorted(set.intersection(*[set(c) for c in seeds.values()]))
     vals = np.array([[100 * c[s]["overall"] for s in steps] for c in seeds.values()])
-    m, sd = vals.mean(0), vals.std(0)
-    ax.plot(steps, m, "o-", label=name)
-    ax.fill_between(steps, m - sd, m + sd, alpha=0.15)
-  ax.set_xlabel("SPICE iteration")
-  ax.set_ylabel("held-out Reasoner accuracy (%)")
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+    series.append((name, steps, list(vals.mean(0)), "o-", list(vals.std(0))))
+  return plots.lines(path, series, xlabel="SPICE iteration",
+                     ylabel="held-out Reasoner accuracy (%)")
 
 
 def summary_line(stats: Mapping[str, dict]) -> str:

@@ -59,10 +59,20 @@ def _eq(x: int, op: str, y: int) -> tuple[str, int]:
   return f"{x} {op} {y} = {z}", z
 
 
-def _boxes(a, b, c):
-  s1, m = _eq(a, "*", b)
-  s2, _ = _eq(m, "+", c)
-  return (s1,), (s1, s2)
+def _chain(first, then):
+  """A family whose easy result is `first`(a, b, c) = (x, op, y) and whose hard result
+  applies `then`(m, a, b, c) = (x, op, y) to it: (easy steps,), (hard steps)."""
+  def family(a, b, c):
+    s1, m = _eq(*first(a, b, c))
+    s2, _ = _eq(*then(m, a, b, c))
+    return (s1,), (s1, s2)
+  return family
+
+
+_boxes = _chain(lambda a, b, c: (a, "*", b), lambda m, a, b, c: (m, "+", c))
+_savings = _chain(lambda a, b, c: (b, "*", c), lambda m, a, b, c: (a, "+", m))
+_trip = _chain(lambda a, b, c: (a, "+", b), lambda m, a, b, c: (m, "-", c))
+_shares = _chain(lambda a, b, c: (b, "*", c), lambda m, a, b, c: (a, "-", m))
 
 
 def _garden(a, b, c):
@@ -70,24 +80,6 @@ def _garden(a, b, c):
   t1, s = _eq(a, "+", b)
   t2, _ = _eq(2, "*", s)
   return (s1,), (t1, t2)
-
-
-def _savings(a, b, c):
-  s1, m = _eq(b, "*", c)
-  s2, _ = _eq(a, "+", m)
-  return (s1,), (s1, s2)
-
-
-def _trip(a, b, c):
-  s1, m = _eq(a, "+", b)
-  s2, _ = _eq(m, "-", c)
-  return (s1,), (s1, s2)
-
-
-def _shares(a, b, c):
-  s1, m = _eq(b, "*", c)
-  s2, _ = _eq(a, "-", m)
-  return (s1,), (s1, s2)
 
 
 FAMILIES: tuple[Family, ...] = (

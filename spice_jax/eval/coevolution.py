@@ -144,28 +144,17 @@ def write(rows: Sequence[ProbeRow], out_dir: str, *, fixed_step: int | None = No
 
 
 def plot(rows: Sequence[ProbeRow], path: str, *, fixed_step: int) -> str:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(5.5, 3.8))
+  from spice_jax.utils import plots
+  series = []
   for attr, label, style in (
       ("reasoner_vs_fixed_challenger", f"Reasoner@step vs fixed Challenger@{fixed_step}", "o-"),
       ("fixed_reasoner_vs_challenger", f"fixed Reasoner@{fixed_step} vs Challenger@step", "s--")):
     pts = [(r.step, 100.0 * getattr(r, attr)) for r in rows if getattr(r, attr) is not None]
     if pts:
-      ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
-  ax.set_xlabel("training step")
-  ax.set_ylabel("pass rate (%)")
-  ax.set_ylim(0, 100)
-  ax.set_title("Co-evolution probe")
-  if ax.get_lines():
-    ax.legend(fontsize=7)
-  else:
-    ax.text(0.5, 0.5, "no valid tasks", ha="center", va="center", transform=ax.transAxes)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+      series.append((label, [p[0] for p in pts], [p[1] for p in pts], style))
+  return plots.lines(path, series, xlabel="training step", ylabel="pass rate (%)",
+                     title="Co-evolution probe", ylim=(0, 100), empty_text="no valid tasks",
+                     size=(5.5, 3.8))
 
 
 # ---------------------------------------------------------------------- default hooks

@@ -13,7 +13,7 @@ arranged for fast prefill/decode on any backend, CPU included:
   * the residual stream, norms, RoPE and softmax stay in float32;
   * the KV cache is head-major with keys stored transposed: k [B, K, Dh, S], v [B, K, S, Dh]
     per layer, so both decode attention products are plain (non-transposed) batched matmuls;
-    on XLA:CPU this layout is ~3x faster than [B, S, K, Dh] for the q.k product. The cache
+    on XLA:CPU this layout beat [B, S, K, Dh] for the q.k product (benchmarks/README.md). The cache
     dtype is separate from the compute dtype: float32 is fastest on CPU (its batched dots
     run at memory bandwidth, the bfloat16 ones do not), bfloat16 halves the memory;
   * prompt attention skips causally masked key blocks and works in bounded pieces
@@ -107,8 +107,8 @@ def _attend_prompt(q, k, v, bias, row_map: bool):
   (the rest is causally masked), and chunks longer than 256 queries are mapped over in
   256-query (or smaller) pieces so score tensors stay bounded for long prompts. With
   `row_map` rows are processed one at a time (`lax.map`), which keeps each row's scores in
-  cache: ~2x faster on CPU for T=256. Only used when the batch is not sharded (a map over
-  a sharded axis would gather it).
+  cache (faster on CPU, see benchmarks/README.md). Only used when the batch is not
+  sharded (a map over a sharded axis would gather it).
   """
   T = q.shape[3]
   unit = 64 if T % 64 == 0 else T

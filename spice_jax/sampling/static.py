@@ -59,8 +59,8 @@ class Controls:
 
 def prefill_group(s, U: int, P: int) -> int:
   """Rows prefilled together. On an unsharded batch, groups of ~`prefill_tokens` tokens
-  run one after another: activation memory stays bounded for long prompts, and on CPU
-  it used ~10% less CPU time than one 16k-token batch. With a sharded batch all rows go
+  run one after another: activation memory stays bounded for long prompts (and on CPU it
+  cost less CPU time than one 16k-token batch). With a sharded batch all rows go
   at once (a map over a sharded axis would gather it)."""
   if s._batch_shards > 1 or not s.prefill_tokens:
     return U

@@ -6,9 +6,9 @@ with one uniform per row (exact in distribution, and on CPU far cheaper than Gum
 over the whole vocabulary). Without top-k/top-p the CDF is searched in two levels (block sums,
 then one block) so no full-vocabulary cumsum or sort is needed. Top-k takes `lax.top_k` of a
 power-of-two cap >= k (static; k itself is traced), and top-p then works on those sorted
-candidates. Top-p alone never sorts the vocabulary (a sort of [64, 49152] costs ~600 ms on
-CPU): its threshold is found by an exact 32-step bisection on the float bit ordering, each
-step one fused compare-and-reduce over the vocabulary (~60 ms at [64, 49152]).
+candidates. Top-p alone never sorts the vocabulary (a full sort is the slow path on CPU; see
+benchmarks/README.md): its threshold is found by an exact 32-step bisection on the float
+bit ordering, each step one fused compare-and-reduce over the vocabulary.
 
 Which filters run is static (`Strategy`, hashable, a jit static argument); the temperature,
 top-k and top-p values are traced scalars so changing them does not recompile (top-k only
@@ -183,7 +183,7 @@ def sample(logits: jax.Array, u: jax.Array, temperature: jax.Array, top_k: jax.A
     vals, ids = jax.lax.top_k(scaled, strategy.top_k)  # [B, cap], descending
     k = jnp.clip(jnp.asarray(top_k, jnp.int32), 1, strategy.top_k)
     # The k-th value as a reduction: XLA:CPU turns a slice/index of top_k's values into a
-    # full-vocabulary sort (100x slower).
+    # full-vocabulary sort.
     first_k = jnp.arange(strategy.top_k)[None, :] < k
     kth = jnp.min(jnp.where(first_k, vals, jnp.inf), axis=-1, keepdims=True)  # [B, 1]
     top = jnp.max(vals, axis=-1, keepdims=True)

@@ -41,6 +41,31 @@ def _save(fig, path: str, dpi: int) -> str:
   return path
 
 
+def lines(path: str, series: Sequence[tuple], *, xlabel: str, ylabel: str, title: str = "",
+          ylim: tuple[float, float] | None = None, empty_text: str = "no data",
+          size: tuple[float, float] = (6, 4)) -> str:
+  """A line chart as PNG. series: (label, xs, ys, style) or (label, xs, ys, style, spread)
+  where spread (same length as ys) is drawn as a +- band around the line."""
+  fig, ax = _pyplot().subplots(figsize=size)
+  for label, xs, ys, style, *band in series:
+    ax.plot(xs, ys, style, label=label)
+    if band:
+      lo = [y - s for y, s in zip(ys, band[0])]
+      hi = [y + s for y, s in zip(ys, band[0])]
+      ax.fill_between(xs, lo, hi, alpha=0.15)
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  if ylim:
+    ax.set_ylim(*ylim)
+  if title:
+    ax.set_title(title)
+  if ax.get_lines():
+    ax.legend(fontsize=7)
+  else:
+    ax.text(0.5, 0.5, empty_text, ha="center", va="center", transform=ax.transAxes)
+  return _save(fig, path, dpi=120)
+
+
 def plot_run(workdir: str, out: str | None = None) -> str:
   """Writes `plots/curves.png` (a grid of the main curves) and returns its path."""
   recs = metrics_lib.read(fs.join(workdir, "metrics.jsonl"))
