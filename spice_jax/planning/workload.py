@@ -16,6 +16,7 @@ from spice_jax.errors import SpiceError
 from spice_jax.models import presets
 from spice_jax.models.config import ModelConfig, read_hf_config
 from spice_jax.parallel import mesh as mesh_lib
+from spice_jax.utils.shapes import pow2_at_least
 
 
 class WorkloadError(SpiceError, ValueError):
@@ -97,8 +98,6 @@ class Workload:
     return self.mesh[0] * self.mesh[1]
 
 
-def pow2(n: int, minimum: int = 1) -> int:
-  return max(minimum, 1 << max(0, (int(n) - 1).bit_length()))
 
 
 def model_config(config) -> ModelConfig:
@@ -118,11 +117,11 @@ def model_config(config) -> ModelConfig:
 def _calls(role, rows, copies, prompt, new, sampler_batch, shards) -> SamplerCall:
   """Rows split into sampler calls of `sampler_batch`, bucketed like `Sampler.shapes_for`."""
   per = min(rows, sampler_batch)
-  bucket = lambda n: shards * pow2(-(-n // shards))
+  bucket = lambda n: shards * pow2_at_least(-(-n // shards))
   b = bucket(per)
   u = bucket(max(1, per // copies))
   return SamplerCall(role, calls=-(-rows // per), batch=b, unique=u if u < b else b,
-                     prompt=pow2(prompt, 16), new=pow2(new, 16))
+                     prompt=pow2_at_least(prompt, 16), new=pow2_at_least(new, 16))
 
 
 def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Workload:
@@ -170,6 +169,7 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Work
       model=cfg, mesh=mesh, compute_bytes=2 if dtype == "bfloat16" else 4, cache_bytes=4,
       remat=bool(config.model.remat), ref_params=float(config.rl.kl_beta) > 0,
       frozen_challenger=sp.challenger == "initial", decode_phases=3, calls=tuple(calls),
-      update=UpdateShape(rows=rows, T=pow2(longest - 1, 16), minibatch=mb, microbatch=micro),
+      update=UpdateShape(rows=rows, T=pow2_at_least(longest - 1, 16), minibatch=mb,
+                         microbatch=micro),
       answers=B_all * G * K, verify_workers=int(sp.verify_workers), hosts=hosts,
       sampler_shards=per_host if host_local else 0, sampler_replicated=host_local)

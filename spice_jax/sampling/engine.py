@@ -31,6 +31,7 @@ import numpy as np
 
 from spice_jax import parallel
 from spice_jax.sampling import forward, paged, scheduler, strategies
+from spice_jax.utils.shapes import pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
@@ -55,8 +56,6 @@ class Slots:
   keys: jax.Array
 
 
-def _pow2(n: int, minimum: int = 1) -> int:
-  return max(minimum, 1 << max(0, (int(n) - 1).bit_length()))
 
 
 def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
@@ -142,7 +141,7 @@ class ContinuousEngine:
     PG = self.page_size
     prompt_pages = [scheduler.pages_for(len(p) - 1, PG) for p in prompts]
     worst_prompts = min(sum(prompt_pages), B * max(prompt_pages))
-    need = _pow2(1 + worst_prompts + B * scheduler.pages_for(int(max(caps)), PG), 16)
+    need = pow2_at_least(1 + worst_prompts + B * scheduler.pages_for(int(max(caps)), PG), 16)
     self._auto_pages = max(need, getattr(self, "_auto_pages", 0))
     return self._auto_pages
 
@@ -260,7 +259,7 @@ class ContinuousEngine:
       st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
-    M = _pow2(max(len(r) for r in rows.values()), 4)
+    M = pow2_at_least(max(len(r) for r in rows.values()), 4)
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
       table[i, :len(r)] = r
@@ -271,8 +270,8 @@ class ContinuousEngine:
     bucket (>= 16) of the longest piece."""
     s, PG = self.s, self.page_size
     R = self.prefill_rows
-    C = _pow2(max(hi - lo for _, lo, hi in plan), 16)
-    M = _pow2(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
+    C = pow2_at_least(max(hi - lo for _, lo, hi in plan), 16)
+    M = pow2_at_least(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
     tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
     table = np.zeros((R, M), np.int32)
     for r, (pid, lo, hi) in enumerate(plan):

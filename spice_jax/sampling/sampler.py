@@ -39,6 +39,7 @@ from spice_jax.models.config import ModelConfig
 from spice_jax.sampling import engine as engine_lib
 from spice_jax.sampling import forward, requests, static, strategies
 from spice_jax.sampling.requests import PromptError, SampleOutput  # noqa: F401 (public API)
+from spice_jax.utils.shapes import pow2_at_least
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 PAD = 0  # token id written after a row has finished, and into left padding
@@ -46,8 +47,6 @@ ENGINES = ("static", "continuous")
 DEFAULT_ENGINE = "continuous"
 
 
-def _pow2_at_least(n: int, minimum: int = 1) -> int:
-  return max(minimum, 1 << max(0, (int(n) - 1).bit_length()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +147,7 @@ class Sampler:
   # ------------------------------------------------------------------ shapes & shardings
 
   def _rows_bucket(self, n: int) -> int:
-    return self._batch_shards * _pow2_at_least(-(-n // self._batch_shards))
+    return self._batch_shards * pow2_at_least(-(-n // self._batch_shards))
 
   def shapes_for(self, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                  n_stop: int, n_unique: int | None = None) -> Shapes:
@@ -156,9 +155,9 @@ class Sampler:
     b = self._rows_bucket(len(prompts))
     u = self._rows_bucket(n_unique) if n_unique is not None else b
     longest = max(len(p) for p in prompts)
-    p = min(_pow2_at_least(longest, self.min_prompt_bucket), self._prompt_cap)
-    return Shapes(batch=b, prompt=p, new=_pow2_at_least(max_new_tokens, self.min_new_bucket),
-                  n_stop=_pow2_at_least(max(n_stop, 1), 4), unique=u if u < b else 0)
+    p = min(pow2_at_least(longest, self.min_prompt_bucket), self._prompt_cap)
+    return Shapes(batch=b, prompt=p, new=pow2_at_least(max_new_tokens, self.min_new_bucket),
+                  n_stop=pow2_at_least(max(n_stop, 1), 4), unique=u if u < b else 0)
 
   def _batch_spec(self, shape, rest=None) -> NamedSharding:
     names = ("batch",) + tuple(rest or (None,) * (len(shape) - 1))
@@ -257,7 +256,7 @@ class Sampler:
     rep = parallel.replicated(self.mesh)
     scalars = (_put(np.float32(temperature if temperature > 0 else 1.0), rep),
                _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
-    stop_arr = np.full((_pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
+    stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
     stop_arr[:len(stop)] = stop
     if engine == "continuous":
       keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts), row_seeds)))

@@ -22,6 +22,7 @@ import numpy as np
 
 from spice_jax.spice import advantages as adv_lib
 from spice_jax.spice import rewards as rewards_lib
+from spice_jax.utils.shapes import pow2_at_least
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,10 +72,6 @@ def assign(correct, chal_task, chal_group, reas_task, reas_group, *, spec: Credi
   return r_chal, adv[:C], r_reas, adv[C:].reshape(S, K)
 
 
-def _bucket(n: int) -> int:
-  return 1 << max(n - 1, 0).bit_length()
-
-
 def _pad(x: np.ndarray, n: int, fill) -> np.ndarray:
   out = np.full((n,) + x.shape[1:], fill, x.dtype)
   out[:len(x)] = x
@@ -88,11 +85,11 @@ def assign_padded(correct: np.ndarray, chal_task: np.ndarray, chal_group: np.nda
   K = int(num_answers)
   correct = np.asarray(correct, bool).reshape(-1, K)
   C, S = len(chal_task), len(reas_task)
-  args = (_pad(correct, _bucket(max(len(correct), 1)), False),
-          _pad(np.asarray(chal_task, np.int32), _bucket(C), -1),
-          _pad(np.asarray(chal_group, np.int32), _bucket(C), -1),
-          _pad(np.asarray(reas_task, np.int32), _bucket(S), -1),
-          _pad(np.asarray(reas_group, np.int32), _bucket(S), -1))
+  args = (_pad(correct, pow2_at_least(max(len(correct), 1)), False),
+          _pad(np.asarray(chal_task, np.int32), pow2_at_least(C), -1),
+          _pad(np.asarray(chal_group, np.int32), pow2_at_least(C), -1),
+          _pad(np.asarray(reas_task, np.int32), pow2_at_least(S), -1),
+          _pad(np.asarray(reas_group, np.int32), pow2_at_least(S), -1))
   r_c, a_c, r_r, a_r = jax.device_get(assign(*args, spec=spec, num_groups=int(num_groups)))
   return Credit(np.asarray(r_c[:C]), np.asarray(a_c[:C]), np.asarray(r_r[:S]),
                 np.asarray(a_r[:S]))
