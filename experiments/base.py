@@ -51,6 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.spice.challenger_reward = "variance"  # variance | absolute_zero | threshold | rzero (spice/rewards.py)
   c.spice.reward_params = ml_collections.ConfigDict({"variance": {"sigma2": 0.01}})
   c.spice.invalid_reward = -0.1
+  c.spice.answer_in_document = False      # extension: gold must occur in the document
   c.spice.pseudo_labels = "gold"        # "gold" (Challenger's answer) | "majority" (R-Zero)
   c.spice.challenger = "policy"         # "policy" | "initial" (fixed) | "<model source>" (strong)
   c.spice.train_challenger = True       # False: Challenger trajectories get no gradient

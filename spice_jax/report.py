@@ -2,7 +2,10 @@
 
 `write(workdir, curves=..., runs=..., probes=..., times=...)` writes `report.md`,
 `accuracy.png` and `summary.json` into the workdir and returns {"table", "line", ...}.
-curves: {(variant, seed): {step: {"overall": acc, "world_d1": .., "world_d2": ..}}}.
+curves: {(variant, seed): {step: {"facts": acc, "facts_d1": .., "new": .., "new_d2": ..}}}
+(`eval.heldout.accuracy` per checkpoint). Two held-out sets (`data.world`): "facts" (the SPICE
+corpus's quantities in new documents; the summary line) and "new" (quantities no SPICE
+document has).
 """
 
 from __future__ import annotations
@@ -30,17 +33,21 @@ def _by_variant(curves) -> dict[str, dict[int, dict[int, dict]]]:
   return out
 
 
-def ablation_table(curves) -> tuple[str, dict]:
-  """Variant | warm start | end | gain (held-out overall, mean ± std over seeds)."""
+SETS = {"facts": "the corpus's quantities in new documents",
+        "new": "quantities no SPICE document has"}
+
+
+def ablation_table(curves, held_out: str = "facts") -> tuple[str, dict]:
+  """Variant | start | end | gain on one held-out set (mean ± std over seeds)."""
   lines = ["| variant | seeds | start (%) | end (%) | gain (points) | end d1 (%) | end d2 (%) |",
            "|---|---:|---:|---:|---:|---:|---:|"]
   stats = {}
   for name, seeds in _by_variant(curves).items():
-    start = [c[min(c)]["overall"] for c in seeds.values()]
-    end = [c[max(c)]["overall"] for c in seeds.values()]
+    start = [c[min(c)][held_out] for c in seeds.values()]
+    end = [c[max(c)][held_out] for c in seeds.values()]
     gain = [e - s for s, e in zip(start, end)]
-    d1 = [c[max(c)].get("world_d1", 0.0) for c in seeds.values()]
-    d2 = [c[max(c)].get("world_d2", 0.0) for c in seeds.values()]
+    d1 = [c[max(c)].get(f"{held_out}_d1", 0.0) for c in seeds.values()]
+    d2 = [c[max(c)].get(f"{held_out}_d2", 0.0) for c in seeds.values()]
     stats[name] = dict(start=float(np.mean(start)), end=float(np.mean(end)),
                        gain=float(np.mean(gain)), gain_std=float(np.std(gain)),
                        end_std=float(np.std(end)))
@@ -49,72 +56,104 @@ def ablation_table(curves) -> tuple[str, dict]:
   return "\n".join(lines), stats
 
 
-def checkpoint_table(curves) -> str:
+def checkpoint_table(curves, held_out: str = "facts") -> str:
   """Held-out accuracy per checkpoint step, one column per variant (mean ± std)."""
   byv = _by_variant(curves)
   steps = sorted({s for c in curves.values() for s in c})
   lines = ["| step | " + " | ".join(byv) + " |", "|---:|" + "---:|" * len(byv)]
   for s in steps:
-    cells = [_ms([c[s]["overall"] for c in seeds.values() if s in c]) for seeds in byv.values()]
+    cells = [_ms([c[s][held_out] for c in seeds.values() if s in c]) for seeds in byv.values()]
     lines.append(f"| {s} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
 
+def _gold_accuracy(run_dir: str, first: bool) -> float:
+  """Share of valid tasks (first or last tenth of the iterations, audit trail) whose gold
+  equals the generator's value for the question as written (`world.gold_is_true`)."""
+  from spice_jax.data import world
+  path = os.path.join(run_dir, "audit", "tasks.jsonl")
+  if not os.path.exists(path):
+    return float("nan")
+  with open(path) as f:
+    recs = [json.loads(line) for line in f if line.strip()]
+  recs = [r for r in recs if r.get("reason") == "ok"]
+  if not recs:
+    return float("nan")
+  last = max(r["step"] for r in recs)
+  tenth = max(1, last // 10)
+  keep = [r for r in recs if (r["step"] <= tenth if first else r["step"] > last - tenth)]
+  graded = [world.gold_is_true(r["question"], r["gold"]) for r in keep]
+  graded = [g for g in graded if g is not None]
+  return sum(graded) / len(graded) if graded else float("nan")
+
+
 def dynamics_table(runs) -> str:
-  """Challenger valid rate and mean pass rate of its valid tasks, first vs last iteration."""
-  lines = ["| run | valid rate first→last | pass rate first→last | r_C first→last |",
-           "|---|---|---|---|"]
+  """Challenger valid rate, mean pass rate of its valid tasks, r_C and gold accuracy (graded
+  by the generator), first vs last iteration (gold: first vs last tenth of the run)."""
+  lines = ["| run | valid rate first→last | pass rate first→last | r_C first→last | "
+           "gold correct first→last |", "|---|---|---|---|---|"]
   for (name, seed), d in runs.items():
     recs = metrics_lib.read(os.path.join(d, "metrics.jsonl"))
     if not recs:
       continue
     f, l = recs[0], recs[-1]
     cell = lambda k: f"{f.get(k, float('nan')):.2f} → {l.get(k, float('nan')):.2f}"
+    gold = f"{_gold_accuracy(d, True):.2f} → {_gold_accuracy(d, False):.2f}"
     lines.append(f"| {name} s{seed} | {cell('challenger/valid_rate')} | "
-                 f"{cell('challenger/pass_rate_mean')} | {cell('challenger/reward_mean')} |")
+                 f"{cell('challenger/pass_rate_mean')} | {cell('challenger/reward_mean')} | "
+                 f"{gold} |")
   return "\n".join(lines)
 
 
 def plot(curves, path: str) -> str:
-  """Held-out accuracy per checkpoint, mean +- std over seeds, one line per variant."""
+  """Held-out accuracy per checkpoint, mean +- std over seeds: one line per variant and set
+  (solid: facts, dashed: new)."""
   from spice_jax.utils import plots
   series = []
-  for name, seeds in _by_variant(curves).items():
-    steps = sorted(set.intersection(*[set(c) for c in seeds.values()]))
-    vals = np.array([[100 * c[s]["overall"] for s in steps] for c in seeds.values()])
-    series.append((name, steps, list(vals.mean(0)), "o-", list(vals.std(0))))
+  for held_out, style in (("facts", "o-"), ("new", "s--")):
+    for name, seeds in _by_variant(curves).items():
+      steps = sorted(set.intersection(*[set(c) for c in seeds.values()]))
+      vals = np.array([[100 * c[s][held_out] for s in steps] for c in seeds.values()])
+      series.append((f"{name} ({held_out})", steps, list(vals.mean(0)), style,
+                     list(vals.std(0))))
   return plots.lines(path, series, xlabel="SPICE iteration",
                      ylabel="held-out Reasoner accuracy (%)")
 
 
-def summary_line(stats: Mapping[str, dict]) -> str:
+def summary_line(stats: Mapping[str, dict], label: str = "") -> str:
   s = stats.get("spice") or next(iter(stats.values()))
   ctrl = stats.get("lr0")
   c = f"{100 * ctrl['end']:.1f}%" if ctrl else "n/a"
-  return (f"held-out reasoner accuracy: {100 * s['start']:.1f}% -> {100 * s['end']:.1f}% "
-          f"(lr=0 control: {c})")
+  return (f"held-out reasoner accuracy{label}: {100 * s['start']:.1f}% -> "
+          f"{100 * s['end']:.1f}% (lr=0 control: {c})")
 
 
 def write(workdir: str, *, curves, runs, probes, times, n_items: int) -> dict:
   from spice_jax.eval import coevolution
-  abl, stats = ablation_table(curves)
-  parts = [f"# SPICE world experiment\n\nHeld-out set: {n_items} tasks from held-out "
-           "documents, graded against the generator's values (greedy decoding).\n",
-           "## Held-out Reasoner accuracy (mean ± std over seeds)\n", abl, "",
-           "## Per checkpoint (overall, %)\n", checkpoint_table(curves), "",
-           "## Challenger dynamics (training metrics)\n", dynamics_table(runs), ""]
+  tables = {h: ablation_table(curves, h) for h in SETS}
+  parts = [f"# SPICE world experiment\n\nHeld-out tasks: {n_items}, graded against the "
+           "generator's values (greedy decoding), in two sets of held-out documents:\n"]
+  parts += [f"- **{h}**: {what}" for h, what in SETS.items()]
+  parts += [""]
+  for h in SETS:
+    parts += [f"## Held-out Reasoner accuracy, set {h} (mean ± std over seeds)\n",
+              tables[h][0], "", f"Per checkpoint ({h}, %):\n", checkpoint_table(curves, h),
+              ""]
+  parts += ["## Challenger dynamics (training metrics)\n", dynamics_table(runs), ""]
   for seed, rows in probes.items():
     parts += [f"## Co-evolution probe (spice, seed {seed}; held-out documents)\n",
               coevolution.to_markdown(rows, rows[0].step)]
   parts += ["## Wall times (s)\n", "| stage | seconds |", "|---|---:|"]
   parts += [f"| {k} | {v:.0f} |" for k, v in times.items()]
   parts += ["", f"load average at the end: {os.getloadavg()[0]:.2f} (2 cores)", ""]
-  line = summary_line(stats)
-  parts += ["```", line, "```", ""]
+  lines = [summary_line(tables["new"][1], " (new quantities)"), summary_line(tables["facts"][1])]
+  parts += ["```", *lines, "```", ""]
   with open(os.path.join(workdir, "report.md"), "w") as f:
     f.write("\n".join(parts))
   plot(curves, os.path.join(workdir, "accuracy.png"))
-  out = {"table": abl, "line": line, "stats": stats, "times": times}
+  table = "\n\n".join(f"held-out set {h} ({SETS[h]}):\n{tables[h][0]}" for h in SETS)
+  out = {"table": table, "lines": lines, "line": lines[-1],
+         "stats": {h: tables[h][1] for h in SETS}, "times": times}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(out, f, indent=2)
   return dict(out, curves=curves)

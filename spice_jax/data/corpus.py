@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import glob
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -236,14 +237,20 @@ def _progress_bar(plan: _Plan):
 
 @contextlib.contextmanager
 def _quiet_tfds():
-  """TFDS's own per-split bars would interleave with ours; mute them for the build."""
+  """TFDS's own per-split bars would interleave with ours; mute them for the build, and send
+  the lines it prints to stdout ("Downloading and preparing dataset ...") to the log."""
   from tensorflow_datasets.core.utils import tqdm_utils
   was = tqdm_utils._active  # pylint: disable=protected-access
   tqdm_utils.display_progress_bar(False)
+  printed = io.StringIO()
   try:
-    yield
+    with contextlib.redirect_stdout(printed):
+      yield
   finally:
     tqdm_utils.display_progress_bar(was)
+    for line in printed.getvalue().splitlines():
+      if line.strip():
+        logging.info("tfds: %s", line.strip())
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ every result, so grading never trusts a model.
   q = world.questions(docs[0])                           # [Question], difficulty 1 and 2
 
 Splits ("warm", "spice", "eval") draw from disjoint seeds and a document's quantities
-decide its split (`split_of`), so no (family, a, b, c) appears in two splits.
+decide its split (`split_of`), so no (family, a, b, c) appears in two splits. Two held-out
+sets: "new" (eval-split documents: quantities no SPICE document has) and "facts"
+(`facts_documents`: new documents on the SPICE corpus's quantities).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import re
+import string
 from typing import Callable, Sequence
 
 SPLITS = ("warm", "spice", "eval")
@@ -151,6 +155,17 @@ def split_of(family: str, a: int, b: int, c: int) -> str:
   return "warm" if u < 0.60 else "spice" if u < 0.85 else "eval"
 
 
+def warm_role(family: str, a: int, b: int, c: int) -> str:
+  """Which role's warm-start examples a warm tuple feeds: "challenger" or "reasoner" (a
+  second stable hash, half and half). A Challenger example's results are then never taught
+  to the Reasoner, so the warm start can only fit them by reading the document; with shared
+  tuples a small model learns to recompute (or recall) the result instead of copying it,
+  and about half of its golds on new documents come out wrong."""
+  h = int.from_bytes(hashlib.sha256(f"role/{family}/{a}/{b}/{c}".encode()).digest()[:4],
+                     "little")
+  return "challenger" if h < 2**31 else "reasoner"
+
+
 def all_tuples(split: str) -> list[tuple[str, int, int, int]]:
   """Every valid (family, a, b, c) of `split`, in a fixed order."""
   if split not in SPLITS:
@@ -184,13 +199,83 @@ def challenger_target(result: Result) -> str:
   return f"Question: {result.question}\nAnswer: {result.value}\nType: Integer"
 
 
-def eval_items(docs: Sequence[WorldDoc]):
-  """Held-out tasks as `spice_jax.eval.Item`s (benchmark `world_d<difficulty>`), gold from
-  the generator."""
+HELD_OUT = ("facts", "new")
+
+
+def facts_documents(corpus: Sequence[WorldDoc], n: int, seed: int) -> list[WorldDoc]:
+  """Held-out documents about the SPICE corpus's facts: the quantity tuples of `corpus` in
+  new documents (names and items drawn with `seed`), never a text of `corpus` (a tuple whose
+  every rewording is in the corpus is left out). The Reasoner never reads the corpus, so its
+  accuracy here measures what self-play moved from the documents into the model."""
+  texts = {d.text for d in corpus}
+  tuples = sorted({(d.family, d.a, d.b, d.c) for d in corpus})
+  rng = random.Random(f"facts/{seed}")
+  rng.shuffle(tuples)
+  out = []
+  for k in range(len(tuples) * 8):
+    if len(out) == n:
+      break
+    fam, a, b, c = tuples[k % len(tuples)]
+    d = WorldDoc(f"facts-{seed}-{len(out):05d}", fam, a, b, c, rng.choice(NAMES),
+                 rng.choice(ITEMS))
+    if d.text not in texts:
+      out.append(d)
+      texts.add(d.text)
+  return out
+
+
+def eval_items(docs: Sequence[WorldDoc], held_out: str = "new"):
+  """Held-out tasks as `spice_jax.eval.Item`s (benchmark `<held_out>_d<difficulty>`, e.g.
+  `new_d2`), gold from the generator. held_out: "new" (quantities no SPICE document has) or
+  "facts" (`facts_documents`)."""
   from spice_jax.eval.benchmarks import Item
+  if held_out not in HELD_OUT:
+    raise ValueError(f"held_out {held_out!r}: one of {HELD_OUT}")
   out = []
   for d in docs:
     for r in d.results():
       out.append(Item(f"{d.doc_id}/d{r.difficulty}", r.question, str(r.value), "integer",
-                      f"world_d{r.difficulty}"))
+                      f"{held_out}_d{r.difficulty}"))
   return out
+
+
+def _question_regex(family: Family, question: str) -> "re.Pattern":
+  """A regex matching `premise + " " + question` of `family` with any names, items and
+  numbers; an item or quantity used twice must repeat its first value."""
+  text = f"{family.premise} {question}"
+  out, seen = [], set()
+  for literal, field, _, _ in string.Formatter().parse(text):
+    out.append(re.escape(literal))
+    if field is None:
+      continue
+    if field in seen:  # a name may change (the question still has one answer); an item not
+      out.append(f"(?P={field})" if field != "n" else "[A-Za-z]+")
+    else:
+      seen.add(field)
+      out.append(f"(?P<{field}>-?\\d+)" if field in "abc" else f"(?P<{field}>[A-Za-z]+)")
+  return re.compile("".join(out))
+
+
+_QUESTION_REGEXES = [(f, k, _question_regex(f, q)) for f in FAMILIES
+                     for k, q in enumerate((f.easy_q, f.hard_q))]
+
+
+def true_answer(question: str) -> int | None:
+  """The true value of a world question as posed (its own quantities, whatever document it
+  came from), or None when the text is not one of the families' questions. Grades a
+  Challenger's gold without trusting the model."""
+  q = " ".join(question.split())
+  for fam, k, rx in _QUESTION_REGEXES:
+    m = rx.fullmatch(q)
+    if m:
+      v = {x: int(m.group(x)) if x in m.groupdict() else LO for x in "abc"}
+      steps = fam.solve(v["a"], v["b"], v["c"])[k]
+      return int(steps[-1].rsplit("=", 1)[1])
+  return None
+
+
+def gold_is_true(question: str, gold: str) -> bool | None:
+  """Whether a Challenger's gold answer is the true value of its question (None: the
+  question is not one of the world's, so it cannot be graded)."""
+  v = true_answer(question)
+  return None if v is None else str(gold).strip() == str(v)

@@ -3,9 +3,10 @@
   paths = world_build.build(out_dir, n_warm=1200, n_spice=400, n_eval=100, seed=0)
 
 Files (under out_dir): `warm_examples.jsonl` (SFT examples for both roles, from the warm
-split), `spice_docs.jsonl` (the corpus builder's input, SPICE split), `eval_docs.jsonl`
-(held-out documents; `world.eval_items` turns them into graded tasks). The three splits are
-disjoint by construction (`world.split_of`). Deterministic in `seed`.
+split), `spice_docs.jsonl` (the corpus builder's input, SPICE split), and the two held-out
+sets that `world.eval_items` turns into graded tasks: `eval_docs.jsonl` ("new": eval-split
+quantities) and `facts_docs.jsonl` ("facts": the corpus's quantities in new documents). The
+three splits are disjoint by construction (`world.split_of`). Deterministic in `seed`.
 """
 
 from __future__ import annotations
@@ -24,24 +25,25 @@ from spice_jax.spice import prompts as prompts_lib
 class WorldFiles:
   warm_examples: str
   spice_docs: str
-  eval_docs: str
+  eval_docs: str      # held-out set "new"
+  facts_docs: str     # held-out set "facts"
 
 
 def warm_examples(docs, seed: int = 0, reasoner_difficulties=(1, 2)) -> list[Example]:
-  """One Challenger example per document (a task asking for its easy or hard result, 50/50)
-  and one Reasoner example per result whose difficulty is in `reasoner_difficulties`."""
-  rng = random.Random(seed)
+  """Challenger examples from documents whose tuple's `world.warm_role` is "challenger":
+  two per document, one asking for each result (the same document, two questions, two
+  answers to copy); Reasoner examples from the other documents: one per result whose
+  difficulty is in `reasoner_difficulties`."""
   out = []
   for d in docs:
     results = d.results()
-    msgs = prompts_lib.challenger_messages(d.text, "free_form", style="compact")
-    out.append(Example("challenger", tuple(msgs),
-                       world.challenger_target(results[rng.randrange(2)])))
-    for r in results:
-      if r.difficulty in reasoner_difficulties:
-        out.append(Example("reasoner", tuple(prompts_lib.reasoner_messages(r.question)),
-                           world.solution(r)))
-  rng.shuffle(out)
+    if world.warm_role(d.family, d.a, d.b, d.c) == "challenger":
+      msgs = tuple(prompts_lib.challenger_messages(d.text, "free_form", style="compact"))
+      out += [Example("challenger", msgs, world.challenger_target(r)) for r in results]
+    else:
+      out += [Example("reasoner", tuple(prompts_lib.reasoner_messages(r.question)),
+                      world.solution(r)) for r in results if r.difficulty in reasoner_difficulties]
+  random.Random(seed).shuffle(out)
   return out
 
 
@@ -67,10 +69,14 @@ def _write_docs(docs, path: str) -> str:
 
 def build(out_dir: str, *, n_warm: int, n_spice: int, n_eval: int, seed: int = 0,
           reasoner_difficulties=(1, 2)) -> WorldFiles:
+  """Writes the four files; both held-out sets get `n_eval` documents."""
   os.makedirs(out_dir, exist_ok=True)
   warm = world.generate("warm", n_warm, seed)
   ex = warm_examples(warm, seed, tuple(reasoner_difficulties))
-  return WorldFiles(
-      write_examples(ex, os.path.join(out_dir, "warm_examples.jsonl")),
-      _write_docs(world.generate("spice", n_spice, seed), os.path.join(out_dir, "spice_docs.jsonl")),
-      _write_docs(world.generate("eval", n_eval, seed), os.path.join(out_dir, "eval_docs.jsonl")))
+  spice = world.generate("spice", n_spice, seed)
+  facts = world.facts_documents(spice, n_eval, seed)
+  path = lambda name: os.path.join(out_dir, name)
+  return WorldFiles(write_examples(ex, path("warm_examples.jsonl")),
+                    _write_docs(spice, path("spice_docs.jsonl")),
+                    _write_docs(world.generate("eval", n_eval, seed), path("eval_docs.jsonl")),
+                    _write_docs(facts, path("facts_docs.jsonl")))

@@ -1,6 +1,6 @@
 """Held-out Reasoner accuracy of a world run's checkpoints, graded against the generator.
 
-  acc = heldout.accuracy(model, items)            # {"world_d1": .., "world_d2": .., "overall": ..}
+  acc = heldout.accuracy(model, items)   # {"new_d1": .., "new": .., "facts": .., "overall": ..}
   curve = heldout.run_curve(run_workdir, items)   # {step: accuracy dict} for every checkpoint
 
 Protocol: the evaluation runner's (`eval.runner.run_items`): the training Reasoner prompt in
@@ -27,10 +27,17 @@ def accuracy(model, items: Sequence, *, template: str = "chat", max_new_tokens: 
   proto = runner.Protocol(max_new_tokens=int(max_new_tokens), template=template,
                           batch_size=int(batch_size))
   res = runner.run_items(generate_fn, model.tokenizer, items, proto, pool=pool)
-  out = {k: float(v) for k, v in res.accuracy.items()
-         if v is not None and k.startswith("world_")}
-  out["overall"] = sum(float(r["correct"]) for r in res.records) / max(len(res.records), 1)
-  return out
+  return _by_set(items, [bool(r["correct"]) for r in res.records])
+
+
+def _by_set(items: Sequence, correct: Sequence[bool]) -> dict[str, float]:
+  """Accuracy per benchmark (`new_d1`), per held-out set (the benchmark's prefix, `new`) and
+  over every item (`overall`)."""
+  groups: dict[str, list[bool]] = {"overall": list(correct)}
+  for it, c in zip(items, correct):
+    groups.setdefault(it.benchmark, []).append(c)
+    groups.setdefault(it.benchmark.rsplit("_", 1)[0], []).append(c)
+  return {k: sum(v) / len(v) for k, v in groups.items() if v}
 
 
 def run_curve(workdir: str, items: Sequence, *, steps: Sequence[int] | None = None,

@@ -59,6 +59,9 @@ class SpiceConfig:
   # variant's entry is used, every entry is checked against its variant's signature.
   reward_params: dict[str, Any] = dataclasses.field(default_factory=dict)
   invalid_reward: float = -0.1           # rho
+  # Extension (not in the paper, off by default): a free-form Integer / String gold answer
+  # must occur in the document (`tasks.grounded`), else the task is invalid.
+  answer_in_document: bool = False
   pseudo_labels: str = "gold"
   challenger: str = "policy"             # "policy" | "initial" (frozen) | a model source
   train_challenger: bool = True          # False: Challenger trajectories get no gradient

@@ -259,6 +259,9 @@ class SelfPlay:
                           role="challenger")
       t0 = time.perf_counter()
       parsed = self._parse([r.text for r in rows], [p.fmt for p in owners])
+      if cfg.answer_in_document:
+        parsed = [t if p.doc is None else tasks_lib.grounded(t, p.doc["text"])
+                  for p, t in zip(owners, parsed)]
       counters["time/parse"] += time.perf_counter() - t0
       counters["host/outputs_parsed"] += len(rows)
       for p, row, task in zip(owners, rows, parsed):

@@ -27,6 +27,8 @@ Validity (SPEC §2.4), with the reason code logged for each failure:
                              math-verify in the verifier pool)
   too_many_words             String answer with more than 3 words
   answer_in_question         the question still states the gold answer (see spice.redact)
+  answer_not_in_document     (only with `spice.answer_in_document`, an extension) the gold
+                             answer of an Integer / String task does not occur in the document
 The Reasoner sees `Task.question`: for MCQ the stem plus the four options, one per line; the
 answer key and gold answer are removed by the rule documented in `spice.redact` (options end
 at their line, answer lines and suffixes are cut, correctness marks dropped).
@@ -40,7 +42,7 @@ import re
 import unicodedata
 from typing import Any, Sequence
 
-from spice_jax.spice import redact
+from spice_jax.spice import answers, redact
 from spice_jax.spice.answers import (extract_letter, integer_answer, looks_like_expression,
                                      normalize_string)
 from spice_jax.spice.model_json import (MAX_JSON_DEPTH, MAX_TEXT_CHARS,  # noqa: F401
@@ -347,6 +349,31 @@ def parse_batch(texts: Sequence[str], fmts: Sequence[str] | str, *, pool=None,
         if not ok:
           tasks[i] = dataclasses.replace(tasks[i], valid=False, reason="answer_type_mismatch")
   return tasks
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+
+
+def grounded(task: Task, document: str) -> Task:
+  """`task`, or an invalid copy (reason `answer_not_in_document`) when it is a valid
+  free-form Integer / String task whose gold answer does not occur in `document`.
+
+  Integer: the canonical gold equals the canonical form of a number written in the
+  document (`1,000` == `1000`); String: the normalised gold is a substring of the normalised
+  document. MCQ and Expression tasks (answers that are derived, not quoted) pass unchanged.
+  An opt-in extension of SPEC §2.4 (`spice.answer_in_document`): it rejects golds that a
+  model made up instead of reading them, at the price of rejecting derived results.
+  """
+  if not task.valid or task.kind not in ("integer", "string"):
+    return task
+  if task.kind == "integer":
+    gold = answers.canonical_answer(task.answer, "integer")
+    found = {answers.canonical_answer(m, "integer") for m in _NUMBER.findall(document)}
+    ok = gold is not None and gold in found
+  else:
+    gold = answers.normalize_string(task.answer)
+    ok = bool(gold) and gold in answers.normalize_string(document)
+  return task if ok else dataclasses.replace(task, valid=False, reason="answer_not_in_document")
 
 
 def _bool(value) -> bool | None:

@@ -270,3 +270,18 @@ def test_each_half_verifies_half_of_the_answers(tok, pool):
   assert whole["host/answers_verified"] > 0
   for key in ("host/answers_verified", "host/outputs_parsed"):
     assert [h[key] for h in halves] == [whole[key] / 2] * 2
+
+
+def test_answer_in_document_invalidates_made_up_golds(tok, pool):
+  """The opt-in grounding check: d0's gold 60 is in its document, so its tasks stay valid;
+  a gold the document does not state makes the task invalid with its reason code."""
+  res, _ = _play(tok, pool, _cfg(answer_in_document=True), make_script())
+  assert [a["reason"] for a in res.audit if a["doc_id"] == "d0" and a["valid"]]
+  made_up = lambda p, params: ("Question: How fast is a train going 120 km in 2 h?\n"
+                               "Answer: 61\nType: Integer" if "[BEGINNING" in p else
+                               "\\boxed{61}")
+  res, _ = _play(tok, pool, _cfg(answer_in_document=True), made_up)
+  assert not any(a["valid"] for a in res.audit)
+  assert {a["reason"] for a in res.audit} == {"answer_not_in_document"}
+  res, _ = _play(tok, pool, _cfg(), made_up)         # off (the paper): the task is valid
+  assert all(a["valid"] for a in res.audit)

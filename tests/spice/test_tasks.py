@@ -380,3 +380,29 @@ def test_task_parsing_does_not_import_the_verifier_pool():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert json.loads(out.stdout) == ["spice_jax.spice.answers", "spice_jax.spice.model_json",
                                     "spice_jax.spice.redact", "spice_jax.spice.tasks"]
+
+
+@pytest.mark.parametrize("answer,kind,document,grounded", [
+    ("14", "Integer", "Ben has 5 coins and has 14 coins at the end.", True),
+    ("15", "Integer", "Ben has 5 coins and has 14 coins at the end.", False),
+    ("1000", "Integer", "The hall seats 1,000 people.", True),
+    ("4", "Integer", "It costs 14 dollars.", False),           # digits inside another number
+    ("-3", "Integer", "The low was -3 degrees.", True),
+    ("Paris", "String", "The capital of France is Paris.", True),
+    ("Lyon", "String", "The capital of France is Paris.", False),
+])
+def test_grounded_requires_the_gold_in_the_document(answer, kind, document, grounded):
+  t = T.parse(f"Question: What is it?\nAnswer: {answer}\nType: {kind}", "compact",
+              expect="free_form")
+  assert t.valid
+  g = T.grounded(t, document)
+  assert g.valid is grounded
+  assert g.reason == ("ok" if grounded else "answer_not_in_document")
+
+
+def test_grounded_leaves_mcq_expression_and_invalid_tasks_alone():
+  expr = T.parse("Question: Simplify 2x+x.\nAnswer: 3x\nType: Expression", "compact",
+                 expect="free_form")
+  assert expr.valid and T.grounded(expr, "no formula here") is expr
+  bad = T.parse("Question: \nAnswer: 3\nType: Integer", "compact", expect="free_form")
+  assert not bad.valid and T.grounded(bad, "3") is bad

@@ -70,11 +70,45 @@ def test_build_writes_disjoint_files(tmp_path):
   files = world_build.build(str(tmp_path), n_warm=50, n_spice=30, n_eval=20, seed=0)
   ex = [json.loads(l) for l in open(files.warm_examples)]
   assert {e["role"] for e in ex} == {"challenger", "reasoner"}
-  assert sum(e["role"] == "challenger" for e in ex) == 50
+  warm = world.generate("warm", 50, seed=0)
+  n_chal = sum(world.warm_role(d.family, d.a, d.b, d.c) == "challenger" for d in warm)
+  assert 0 < n_chal < 50
+  assert sum(e["role"] == "challenger" for e in ex) == 2 * n_chal   # both results asked
+  # no result is taught to both roles: a Challenger example's question never appears as a
+  # Reasoner example's question
+  chal_q = {e["completion"].split("\n")[0].removeprefix("Question: ") for e in ex
+            if e["role"] == "challenger"}
+  reas_q = {e["messages"][-1]["content"] for e in ex if e["role"] == "reasoner"}
+  assert chal_q and not {q for q in chal_q if any(q in r for r in reas_q)}
   eval_docs = world_build.read_docs(files.eval_docs)
   spice_text = {json.loads(l)["text"] for l in open(files.spice_docs)}
   assert len(eval_docs) == 20 and not spice_text & {d.text for d in eval_docs}
   items = world.eval_items(eval_docs)
-  assert len(items) == 40 and {i.benchmark for i in items} == {"world_d1", "world_d2"}
+  assert len(items) == 40 and {i.benchmark for i in items} == {"new_d1", "new_d2"}
+  # held-out set "facts": the corpus's quantity tuples, in documents the corpus does not hold
+  facts = world_build.read_docs(files.facts_docs)
+  spice = world_build.read_docs(files.spice_docs)
+  key = lambda d: (d.family, d.a, d.b, d.c)
+  assert len(facts) == 20 and {key(d) for d in facts} <= {key(d) for d in spice}
+  assert not {d.text for d in facts} & spice_text
+  assert {i.benchmark for i in world.eval_items(facts, "facts")} == {"facts_d1", "facts_d2"}
   for it, d in zip(items[::2], eval_docs):
     assert it.gold == str(d.results()[0].value)
+
+
+def test_true_answer_grades_a_question_by_its_own_quantities():
+  for d in world.generate("eval", 60, seed=5):
+    for r in d.results():
+      assert world.true_answer(r.question) == r.value          # every generated question
+      assert world.gold_is_true(r.question, str(r.value)) is True
+      assert world.gold_is_true(r.question, str(r.value + 1)) is False
+  # a Challenger may change a quantity or a name: the value is that of the question as posed
+  q = "Eli has 5 coins and gets 4 coins each day for 3 days. How many coins does Ana have at the end?"
+  assert world.true_answer(q) == REFERENCE["savings"][1](5, 4, 3)
+  q = "A garden is 6 m long and 3 m wide. What is the perimeter of the garden in m?"
+  assert world.true_answer(q) == REFERENCE["garden"][1](6, 3, 0)
+  # an item must stay the same item; garbled or foreign questions are not graded
+  assert world.true_answer("Ana has 3 boxes with 4 pens in each box and 2 more cards. "
+                           "How many pens are in the boxes?") is None
+  assert world.true_answer("How far does the bus drive?") is None
+  assert world.gold_is_true("What is 2 + 2?", "4") is None
