@@ -20,3 +20,13 @@ def smollm2():
   """The embedded SmolLM2-135M-Instruct (real weights), loaded once per session."""
   from spice_jax import models
   return models.load(models.EMBEDDED)
+
+
+# The longest tests, started first so that with `-n 2` they overlap the rest of the suite
+# instead of running alone at its end.
+LONGEST_FIRST = ("tests/world/test_learning.py",)
+
+
+def pytest_collection_modifyitems(config, items):
+  first = lambda item: any(str(item.fspath).endswith(p) for p in LONGEST_FIRST)
+  items.sort(key=lambda item: not first(item))   # stable: the rest keep their order

@@ -252,7 +252,8 @@ def _question_regex(family: Family, question: str) -> "re.Pattern":
       out.append(f"(?P={field})" if field != "n" else "[A-Za-z]+")
     else:
       seen.add(field)
-      out.append(f"(?P<{field}>-?\\d+)" if field in "abc" else f"(?P<{field}>[A-Za-z]+)")
+      number = field in ("a", "b", "c")
+      out.append(f"(?P<{field}>-?\\d+)" if number else f"(?P<{field}>[A-Za-z]+)")
   return re.compile("".join(out))
 
 

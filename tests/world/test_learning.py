@@ -1,31 +1,33 @@
-"""Slow: the lr=0 control of the world experiment, through the experiment's own pipeline.
+"""Slow: the world's learning claim and its control, through the experiment's own pipeline.
 
-The learning claim itself (SPICE raises held-out Reasoner accuracy above the warm start by
-more than the seed spread) is NOT met at this scale yet (issue 11 stays open; numbers in
-benchmarks/README.md "world experiment"), so there is no test asserting it; `make
-experiment` measures it.
+The claim (issue 11): SPICE self-play raises the Reasoner's greedy accuracy on held-out set
+"facts" (the corpus's quantities in documents neither role has seen; the Reasoner never
+reads any document) well above the warm start, and the lr=0 control stays where it started.
+This runs the `make demo` configuration (warm start, 40 SPICE iterations, lr=0 control;
+~8 min on 2 cores) without the probe.
+
+Margin: `make experiment` (3 seeds, same warm start) measured the gain at iteration 40 and
+its seed-to-seed spread; the numbers and the command are in README.md ("The learning
+world"). MIN_GAIN is several times that spread and below the smallest gain measured.
 """
-
-import os
 
 import pytest
 
+MIN_GAIN = 0.10          # 10 points on 108 tasks
+CONTROL_TOLERANCE = 0.0  # lr=0 must leave every checkpoint exactly where it started
+
 
 @pytest.mark.slow
-def test_lr0_control_leaves_the_warm_start_unchanged(tmp_path):
-  """The control half of the claim, cheap: a 2-iteration lr=0 run keeps held-out accuracy."""
+def test_selfplay_raises_heldout_accuracy_and_the_lr0_control_does_not(tmp_path):
   from experiments import world_small
   from spice_jax import experiment
   cfg = world_small.experiment_config(demo=True)
-  cfg.world.update(n_warm=300, n_spice=40, n_eval=10)
-  cfg.sft.train.update(steps=30, batch_size=8, log_every=10, checkpoint_every=30)
-  cfg.spice.train.update(iterations=2, checkpoint_every=1)
-  cfg.spice.spice.update(num_docs=2, group_size=2, num_answers=2, round_size=2,
-                         max_challenger_attempts=2)
-  cfg.order = ("lr0",)
-  cfg.main = ("lr0",)
   cfg.probe.seeds = ()
   out = experiment.run(cfg, str(tmp_path))
-  curve = list(out["curves"][("lr0", 0)].values())
-  assert all(c == curve[0] for c in curve), curve
-  assert os.path.exists(os.path.join(str(tmp_path), "report.md"))
+  spice = out["curves"][("spice", 0)]
+  lr0 = out["curves"][("lr0", 0)]
+  start, end = spice[min(spice)]["facts"], spice[max(spice)]["facts"]
+  assert end - start >= MIN_GAIN, {s: c["facts"] for s, c in spice.items()}
+  assert all(abs(c["facts"] - lr0[0]["facts"]) <= CONTROL_TOLERANCE for c in lr0.values())
+  assert all(c["new"] == lr0[0]["new"] for c in lr0.values())
+  assert lr0[0]["facts"] == start             # both runs start from the same warm start
