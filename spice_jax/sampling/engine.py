@@ -12,9 +12,10 @@ Rows of a prompt share its pages; each row runs the last prompt token itself (th
 decode step), so token j of a row is always drawn with uniform(fold_in(row_key, j)) and the
 output is the static path's, token for token, whatever the schedule.
 
-Static shapes per program: slots B, window W, table pages (power-of-two bucket of the pages
-the window can touch), pool pages (power-of-two bucket), prefill rows (power of two) and
-chunk length; so compilations stay bounded over calls with varying lengths.
+Static shapes per program: slots B, window W, table pages (bucket 2^k or 1.5 x 2^k of the
+pages the window can touch: the window gathers every row's pages to that width), pool pages
+(power-of-two bucket), prefill rows (power of two) and chunk length (2^k or 1.5 x 2^k); so
+compilations stay bounded over calls with varying lengths.
 
 Shapes: B slots, W window, M table pages, PG page size, R prefill rows, C chunk, N rows.
 """
@@ -31,8 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from spice_jax import parallel
-from spice_jax.sampling import forward, paged, scheduler, strategies
-from spice_jax.utils.shapes import pow2_at_least
+from spice_jax.sampling import forward, paged, requests, scheduler, strategies
+from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
@@ -197,8 +198,8 @@ class ContinuousEngine:
     scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
     key_data: [N, ...] uint32 row keys; on_finish(r, tokens [n], model_logp [n]) is called
     as soon as row r is done (between windows, while other rows still decode). It may
-    return follow-up rows `(prompts [F] of [p] int32, caps [F] int32, key_data [F, ...])`,
-    which join the queue as rows N, N+1, ... in the order returned. Returns numpy
+    return follow-up rows `(prompts [F] of [p] int32, caps [F] int32, seeds [F])`, which
+    join the queue as rows N, N+1, ... in the order returned (keys: key(seed)). Returns numpy
     (tokens, logp, model_logp, lengths) over all rows.
     """
     s, cfg, PG = self.s, self.s.cfg, self.page_size
@@ -253,9 +254,11 @@ class ContinuousEngine:
           pool, pool_sh = self._grow_pool(pool, n_pages, grown), self._pool_shardings(grown)
           sched.pages.grow(grown)
           n_pages = grown
-        for (prompts_f, caps_f, keys_f), g in new:
+        keys_f = requests.seed_key_data([sd for (_, _, seeds), _ in new for sd in seeds])
+        for (prompts_f, caps_f, _), g in new:
           first = len(rows.caps)
-          rows.add(caps_f, keys_f, g)
+          rows.add(caps_f, keys_f[:len(caps_f)], g)
+          keys_f = keys_f[len(caps_f):]
           sched.add(list(prompts_f), [scheduler.Request(first + k, k, int(c))
                                       for k, c in enumerate(caps_f)])
     stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
@@ -302,7 +305,7 @@ class ContinuousEngine:
     return pool, finished
 
   def _pages_with(self, sched, new, B: int) -> int:
-    """Pool pages wanted once follow-ups `new` [((prompts, caps, keys), gen)] join: the
+    """Pool pages wanted once follow-ups `new` [((prompts, caps, seeds), gen)] join: the
     fixed `kv_pages`, or the auto size for the live prompts and rows (never shrinking)."""
     if self.kv_pages:
       return sched.pages.n_pages
@@ -348,19 +351,19 @@ class ContinuousEngine:
       st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
-    M = pow2_at_least(max(len(r) for r in rows.values()), 4)
+    M = geometric_at_least(max(len(r) for r in rows.values()), 4)
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
       table[i, :len(r)] = r
     return st, table
 
   def _prefill(self, w, pool, sched, plan, pool_sh):
-    """One prefill-chunk program over `plan`: [prefill_rows, C] tokens, C the power-of-two
-    bucket (>= 16) of the longest piece."""
+    """One prefill-chunk program over `plan`: [prefill_rows, C] tokens, C the bucket
+    (2^k or 1.5 x 2^k, >= 16) of the longest piece."""
     s, PG = self.s, self.page_size
     R = self.prefill_rows
-    C = pow2_at_least(max(hi - lo for _, lo, hi in plan), 16)
-    M = pow2_at_least(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
+    C = geometric_at_least(max(hi - lo for _, lo, hi in plan), 16)
+    M = geometric_at_least(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
     tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
     table = np.zeros((R, M), np.int32)
     for r, (pid, lo, hi) in enumerate(plan):

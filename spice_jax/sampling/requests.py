@@ -167,3 +167,8 @@ def row_keys(key: jax.Array, n: int, row_seeds: Sequence[int] | None = None) -> 
   seeds = np.zeros((n,), np.uint32)
   seeds[:len(row_seeds)] = np.asarray(row_seeds, np.uint64) % (1 << 32)
   return jax.vmap(jax.random.key)(jnp.asarray(seeds))
+
+
+def seed_key_data(seeds: Sequence[int]) -> np.ndarray:
+  """[n, ...] uint32 key data of key(seed) per seed (the keys of `row_keys` with row_seeds)."""
+  return np.asarray(jax.random.key_data(row_keys(None, len(seeds), seeds)))

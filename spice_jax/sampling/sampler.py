@@ -273,10 +273,7 @@ class Sampler:
 
       def done(r, t, m):
         f_prompts, f_caps, f_seeds = follow(on_finish(r, t, m, requests.finish_reason(t, stop)))
-        if not f_prompts:
-          return None
-        f_keys = requests.row_keys(key, len(f_seeds), f_seeds)
-        return f_prompts, f_caps, np.asarray(jax.random.key_data(f_keys))
+        return (f_prompts, f_caps, f_seeds) if f_prompts else None
       out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys,
                                  on_finish=None if on_finish is None else done)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,

@@ -82,8 +82,8 @@ def test_continuous_compilations_bounded(tiny):
   for _ in range(6):
     call()
   warm = s.num_compilations
-  # pool + prepare + windows (table pages 4 or 8) + prefill (chunk 16 or 32).
-  assert 0 < warm <= 6, s._programs.keys()
+  # pool + prepare + windows (table pages 4 or 6) + prefill (chunk 16, 24 or 32).
+  assert 0 < warm <= 7, s._programs.keys()
   for _ in range(4):
     call()
   assert s.num_compilations == warm
