@@ -6,9 +6,9 @@ reads any document) well above the warm start, and the lr=0 control stays where 
 This runs the `make demo` configuration (warm start, 40 SPICE iterations, lr=0 control;
 ~8 min on 2 cores) without the probe.
 
-Margin, by a rule fixed after seeing seeds 0-1 and before seed 2 was in: half the mean gain at iteration
-40 over the three `make experiment` seeds, rounded down to a whole point, provided it exceeds
-three seed standard deviations. Measured (2026-11-30, `make experiment`, runs/world): gains on
+Margin, by a rule fixed after seeing seeds 0-1 and before seed 2 was in: half the mean gain
+at iteration 40 over the three `make experiment` seeds, rounded down to a whole point,
+provided it exceeds three seed standard deviations. Measured (2026-11-30, `make experiment`, runs/world): gains on
 "facts" at iteration 40 of +12.0, +11.1 and +8.3 points (mean 10.5, std 1.6), so MIN_GAIN is
 5 points (> 3 x 1.6); the lr=0 control moved 0.0 points at every checkpoint in all seeds.
 """
