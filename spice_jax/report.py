@@ -74,9 +74,7 @@ def _gold_accuracy(run_dir: str, first: bool) -> float:
   path = os.path.join(run_dir, "audit", "tasks.jsonl")
   if not os.path.exists(path):
     return float("nan")
-  with open(path) as f:
-    recs = [json.loads(line) for line in f if line.strip()]
-  recs = [r for r in recs if r.get("reason") == "ok"]
+  recs = [r for r in metrics_lib.read(path) if r.get("reason") == "ok"]
   if not recs:
     return float("nan")
   last = max(r["step"] for r in recs)

@@ -63,6 +63,11 @@ def _eq(x: int, op: str, y: int) -> tuple[str, int]:
   return f"{x} {op} {y} = {z}", z
 
 
+def _value(steps: tuple[str, ...]) -> int:
+  """The value the last "x op y = z" step computes."""
+  return int(steps[-1].rsplit("=", 1)[1])
+
+
 def _chain(first, then):
   """A family whose easy result is `first`(a, b, c) = (x, op, y) and whose hard result
   applies `then`(m, a, b, c) = (x, op, y) to it: (easy steps,), (hard steps)."""
@@ -134,9 +139,8 @@ class WorldDoc:
     """(easy, hard): the one-operation and the two-operation result, with ground truth."""
     fam = FAMILY_BY_NAME[self.family]
     easy, hard = fam.solve(self.a, self.b, self.c)
-    value = lambda steps: int(steps[-1].rsplit("=", 1)[1])
-    return (Result(f"{self.premise} {self._fill(fam.easy_q)}", value(easy), easy),
-            Result(f"{self.premise} {self._fill(fam.hard_q)}", value(hard), hard))
+    return (Result(f"{self.premise} {self._fill(fam.easy_q)}", _value(easy), easy),
+            Result(f"{self.premise} {self._fill(fam.hard_q)}", _value(hard), hard))
 
   @property
   def text(self) -> str:
@@ -270,8 +274,7 @@ def true_answer(question: str) -> int | None:
     m = rx.fullmatch(q)
     if m:
       v = {x: int(m.group(x)) if x in m.groupdict() else LO for x in "abc"}
-      steps = fam.solve(v["a"], v["b"], v["c"])[k]
-      return int(steps[-1].rsplit("=", 1)[1])
+      return _value(fam.solve(v["a"], v["b"], v["c"])[k])
   return None
 
 

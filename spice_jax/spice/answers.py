@@ -144,6 +144,11 @@ _SPACED_GROUPS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?!\d)")
 _SPACE_RE = re.compile(r"(?<=\d) (?=\d)|(?<=[A-Za-z]) (?=[A-Za-z])| ")
 
 
+def numbers(text: str) -> list[str]:
+  """Every number written in `text` (thousands groups and decimals allowed), as written."""
+  return _NUM_RE.findall(text)
+
+
 def _squeeze_spaces(t: str) -> str:
   t = " ".join(t.split())
   t = _SPACED_GROUPS_RE.sub(lambda m: m.group(0).replace(" ", ""), t)

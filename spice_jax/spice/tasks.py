@@ -351,9 +351,6 @@ def parse_batch(texts: Sequence[str], fmts: Sequence[str] | str, *, pool=None,
   return tasks
 
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
-
-
 def grounded(task: Task, document: str) -> Task:
   """`task`, or an invalid copy (reason `answer_not_in_document`) when it is a valid
   free-form Integer / String task whose gold answer does not occur in `document`.
@@ -368,7 +365,7 @@ def grounded(task: Task, document: str) -> Task:
     return task
   if task.kind == "integer":
     gold = answers.canonical_answer(task.answer, "integer")
-    found = {answers.canonical_answer(m, "integer") for m in _NUMBER.findall(document)}
+    found = {answers.canonical_answer(m, "integer") for m in answers.numbers(document)}
     ok = gold is not None and gold in found
   else:
     gold = answers.normalize_string(task.answer)
