@@ -69,6 +69,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.rl.kl_beta = 0.0                    # > 0: k3 KL to the frozen initial model
   c.rl.advantage = "dr_grpo"            # "dr_grpo" | "grpo" (std division)
   c.rl.minibatch_size = 128
+  c.rl.micro_rows = 1                   # rows per device per micro-batch (memory vs fewer calls)
   c.rl.geometric_buckets = True         # micro-batch lengths also 1.5 x 2^k (less padding)
   c.rl.old_logprobs = "recompute"       # "recompute" (learner forward) | "sampler"
 

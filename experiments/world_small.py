@@ -63,8 +63,9 @@ def spice_config() -> ml_collections.ConfigDict:
   sp.answer_in_document = True           # extension: the gold must be stated in the document
   c.rl.lr = 3e-4
   c.rl.minibatch_size = 32
-  c.train.iterations = 60
-  c.train.checkpoint_every = 20
+  c.rl.micro_rows = 8                    # a tiny model: fewer, larger update calls
+  c.train.iterations = 120
+  c.train.checkpoint_every = 30
   c.train.keep_checkpoints = 100
   c.train.keep_period = 0
   c.train.sampler_batch = 128
@@ -101,6 +102,7 @@ def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
     c.order = ("spice", "lr0")
     c.seeds = (0,)
     c.spice.train.iterations = 40
+    c.spice.train.checkpoint_every = 20
   return c
 
 

@@ -260,10 +260,11 @@ def _update(run: Run, trajectories, seed: int):
   skipped: the state stays, `update/skipped` is 1 and an audit event says why.
   """
   sp, rl = run.rc.spice, run.rc.rl
+  row_multiple = math.prod(run.model.mesh.shape[a] for a in ("data", "fsdp"))
   try:
     batch = batch_lib.make_batch(
         trajectories, minibatch_size=rl.minibatch_size, pad_id=run.model.tokenizer.pad_id or 0,
-        row_multiple=math.prod(run.model.mesh.shape[a] for a in ("data", "fsdp")),
+        row_multiple=row_multiple, micro_rows=rl.micro_rows * row_multiple,
         role_norms={"challenger": float(sp.challenger_max_tokens),
                     "reasoner": float(sp.reasoner_max_tokens)},
         geometric=rl.geometric_buckets, shuffle_seed=seed)

@@ -49,6 +49,9 @@ def test_run_config_checks_every_section():
   c.rl.advantage = "gae"
   with pytest.raises(ConfigError, match=r"config\.rl\.advantage: 'gae'"):
     RunConfig.from_config(c)
+  c.rl.advantage, c.rl.micro_rows = "dr_grpo", 0
+  with pytest.raises(ConfigError, match=r"config\.rl\.micro_rows: 0: must be >= 1"):
+    RunConfig.from_config(c)
 
 
 def test_unknown_override_message():

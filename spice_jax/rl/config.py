@@ -23,6 +23,7 @@ class RLConfig:
   kl_beta: float = 0.0                    # > 0: k3 KL to the frozen initial model
   advantage: str = "dr_grpo"              # a name in spice.advantages' registry
   minibatch_size: int = 128
+  micro_rows: int = 1                     # rows per device in one micro-batch (more: fewer calls)
   geometric_buckets: bool = True          # micro-batch lengths 2^k and 1.5 x 2^k (less padding)
   old_logprobs: str = "recompute"
 
@@ -34,6 +35,7 @@ class RLConfig:
     from spice_jax.spice import advantages  # the estimator registry
     configs.need(self.lr >= 0, "rl.lr", f"{self.lr}: must be >= 0")
     configs.need(self.minibatch_size >= 1, "rl.minibatch_size", "must be >= 1")
+    configs.need(self.micro_rows >= 1, "rl.micro_rows", f"{self.micro_rows}: must be >= 1")
     configs.need(self.clip_eps > 0, "rl.clip_eps", "must be > 0")
     configs.need(self.kl_beta >= 0, "rl.kl_beta", "must be >= 0")
     configs.need(self.warmup_steps >= 0, "rl.warmup_steps", "must be >= 0")

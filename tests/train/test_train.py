@@ -38,10 +38,13 @@ def _strip_timing(rec):
 @pytest.mark.slow
 def test_two_iterations_write_every_artefact(tmp_path, run_train):
   wd = tmp_path / "run"
-  p = run_train(wd)
+  p = run_train(wd, "--config.rl.micro_rows=2")
   assert "checkpoints" in p.stdout and "| iter |" in p.stdout
   recs = _read_jsonl(wd / "metrics.jsonl")
   assert [r["step"] for r in recs] == [1, 2]
+  for r in recs:   # rl.micro_rows=2 on one device: every micro-batch has two rows
+    if not r["update/skipped"]:
+      assert r["batch/rows"] == 2 * r["batch/micro_batches"] >= r["batch/real_rows"]
   missing = [f for f in SPEC9_FIELDS if f not in recs[-1]]
   assert not missing, missing
   # Step 0 is the initial model (the first good checkpoint a rollback can return to).
