@@ -13,9 +13,16 @@ decode step), so token j of a row is always drawn with uniform(fold_in(row_key, 
 output is the static path's, token for token, whatever the schedule.
 
 Static shapes per program: slots B, window W, table pages (bucket 2^k or 1.5 x 2^k of the
-pages the window can touch: the window gathers every row's pages to that width), pool pages
-(power-of-two bucket), prefill rows (power of two) and chunk length (2^k or 1.5 x 2^k); so
-compilations stay bounded over calls with varying lengths.
+attention blocks the window can touch), pool pages (power-of-two bucket), prefill rows
+(power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
+with varying lengths. Same seed, same tokens, whatever the schedule, also in floating point:
+a row's arithmetic must not depend on the rows it shares a program with (XLA's CPU dot
+kernels change their summation order with the operand sizes, and a random model's
+near-uniform next-token distribution turns a 1e-6 logit difference into another token).
+So attention reads fixed blocks of pages (`paged.attend_pages`: the table width, set by the
+longest row, changes nothing), a prefill program takes only pieces of one chunk bucket,
+and a window's rows per device are the power-of-two bucket of its running rows (an even
+split of a call over processes gives every device the rows the whole call would).
 
 Shapes: B slots, W window, M table pages, PG page size, R prefill rows, C chunk, N rows.
 """
@@ -37,6 +44,7 @@ from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
+BLOCK_SLOTS = 128  # logical slots per attention block (`paged.attend_pages`)
 
 
 @flax.struct.dataclass
@@ -61,7 +69,7 @@ class Slots:
 
 
 def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
-                  min_done, *, cfg, window: int, page_size: int,
+                  min_done, *, cfg, window: int, page_size: int, block_pages: int,
                   strategy: strategies.Strategy):
   """Up to `window` decode steps of all slots (see module doc); leaves early when every
   slot is done or when `min_done` (int32 scalar) rows have finished in this window (the
@@ -83,7 +91,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     mask = (s < st.base[:, None]) | ((s >= st.start[:, None]) & (s <= slot[:, None]))
     hidden, pool = paged.forward_paged(w, cfg, st.last[:, None], (st.pos0 + st.step)[:, None],
                                        pool, table, page, (slot % page_size)[:, None],
-                                       mask[:, None, :])
+                                       mask[:, None, :], block_pages)
     logits = forward.logits(w, hidden[:, 0])
     keys = jax.random.wrap_key_data(st.keys, impl=key_impl)
     u = jax.vmap(lambda k, j: jax.random.uniform(jax.random.fold_in(k, j)))(keys, st.step)
@@ -107,7 +115,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
 
 
 def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, cfg,
-                  page_size: int):
+                  page_size: int, block_pages: int):
   """Writes a chunk of prompt tokens' k/v into their pages.
 
   tokens, positions, write_page, write_off: [R, C] int32 (padding: page 0); table:
@@ -117,7 +125,7 @@ def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, c
   s = jnp.arange(table.shape[1] * page_size, dtype=jnp.int32)
   mask = s[None, None, :] <= positions[:, :, None]
   _, pool = paged.forward_paged(w, cfg, tokens, positions, pool, table, write_page,
-                                write_off, mask)
+                                write_off, mask, block_pages)
   return pool
 
 
@@ -166,6 +174,7 @@ class ContinuousEngine:
     self.s = sampler
     self.slots, self.window, self.page_size = slots, window, page_size
     self.kv_pages, self.prefill_chunk, self.prefill_rows = kv_pages, prefill_chunk, prefill_rows
+    self.block_pages = max(1, BLOCK_SLOTS // page_size)
     self.last_stats: dict[str, Any] = {}
 
   def _pool_pages(self, prompts, caps, B: int) -> int:
@@ -222,7 +231,7 @@ class ContinuousEngine:
              "prefill_calls": 0, "prefill_s": 0.0, "decode_s": 0.0, "follow_ups": 0}
     while not sched.finished:
       sched.admit()
-      plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk)
+      plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk, self._chunk_bucket)
       if plan:
         t0, c0 = time.perf_counter(), s.compile_seconds
         pool = self._prefill(w, pool, sched, plan, pool_sh)
@@ -269,11 +278,13 @@ class ContinuousEngine:
 
   def _window(self, w, pool, sched, running, rows, waiting, strategy, scalars, stop_dev,
               stop_arr, pool_sh, n_pages, stats):
-    """One decode-window program over the `running` slots (packed into a power-of-two
-    bucket, at least 8: fewer programs); copies its tokens into `rows`, frees finished
-    slots. Returns (pool, finished rows in slot order)."""
+    """One decode-window program over the `running` slots, packed into the rows bucket of
+    their count (a power of two per device: an even split of the same rows over more
+    processes or devices gives each device the same rows, hence the same dot kernels);
+    copies its tokens into `rows`, frees finished slots. Returns (pool, finished rows in
+    slot order)."""
     s, W, PG = self.s, self.window, self.page_size
-    Bw = min(len(sched.slots), s._rows_bucket(max(len(running), 8)))
+    Bw = min(len(sched.slots), s._rows_bucket(len(running)))
     st, table = self._slot_arrays(sched, running, Bw, rows.keys)
     min_done = max(1, len(running) // MIN_DONE_DIV) if waiting else Bw + 1
     put_b = lambda a: jax.device_put(a, self._spec(np.shape(a), True))
@@ -326,11 +337,11 @@ class ContinuousEngine:
     return s._compiled(("grow_pool", old, new, PG, s.cache_dtype), grow, (pool,))(pool)
 
   def _window_fn(self, strategy, pool_sh):
-    cfg, W, PG = self.s.cfg, self.window, self.page_size
+    cfg, W, PG, bp = self.s.cfg, self.window, self.page_size, self.block_pages
 
     def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done):
       out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done,
-                          cfg=cfg, window=W, page_size=PG, strategy=strategy)
+                          cfg=cfg, window=W, page_size=PG, block_pages=bp, strategy=strategy)
       return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
     return fn
 
@@ -351,19 +362,27 @@ class ContinuousEngine:
       st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
-    M = geometric_at_least(max(len(r) for r in rows.values()), 4)
+    M = self._table_pages(max(len(r) for r in rows.values()))
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
       table[i, :len(r)] = r
     return st, table
 
+  def _chunk_bucket(self, n: int) -> int:
+    """Prefill program length of an n-token piece: 2^k or 1.5 x 2^k, >= 16."""
+    return geometric_at_least(n, 16)
+
+  def _table_pages(self, n: int) -> int:
+    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of whole attention blocks."""
+    return self.block_pages * geometric_at_least(scheduler.pages_for(n, self.block_pages))
+
   def _prefill(self, w, pool, sched, plan, pool_sh):
-    """One prefill-chunk program over `plan`: [prefill_rows, C] tokens, C the bucket
-    (2^k or 1.5 x 2^k, >= 16) of the longest piece."""
+    """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,
+    C] tokens."""
     s, PG = self.s, self.page_size
     R = self.prefill_rows
-    C = geometric_at_least(max(hi - lo for _, lo, hi in plan), 16)
-    M = geometric_at_least(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
+    C = self._chunk_bucket(max(hi - lo for _, lo, hi in plan))
+    M = self._table_pages(max(scheduler.pages_for(hi, PG) for _, _, hi in plan))
     tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
     table = np.zeros((R, M), np.int32)
     for r, (pid, lo, hi) in enumerate(plan):
@@ -374,9 +393,9 @@ class ContinuousEngine:
       page[r, :n], off[r, :n] = np.asarray(p.pages)[t // PG], t % PG
       used = p.pages[:M]
       table[r, :len(used)] = used
-    cfg = s.cfg
+    cfg, bp = s.cfg, self.block_pages
     fn = lambda w, pool, *a: jax.lax.with_sharding_constraint(
-        prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG), pool_sh)
+        prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG, block_pages=bp), pool_sh)
     args = (w, pool, tokens, pos, table, page, off)
     prog = s._compiled(("prefill_chunk", R, C, M, pool[0]["k"].shape[0], PG), fn, args,
                        donate=(1,))

@@ -167,19 +167,24 @@ class Scheduler:
         self.pages.release(p.pages)
         p.pages, p.filled = None, 0
 
-  def prefill_plan(self, rows: int, chunk: int):
+  def prefill_plan(self, rows: int, chunk: int, bucket=lambda n: 0):
     """Next chunk of up to `rows` admitted, unfilled prompts: list of (prompt id, lo, hi)
-    prompt-token ranges (hi - lo <= chunk)."""
+    prompt-token ranges (hi - lo <= chunk), all with the `bucket(hi - lo)` of the first (a
+    piece's program shape then depends on the piece alone, not on what it is planned with)."""
     seen, plan = set(), []
     for s in self.slots:
       if s is None or s.req.prompt in seen:
         continue
       p = self.prompts[s.req.prompt]
       seen.add(s.req.prompt)
-      if not p.ready:
-        plan.append((s.req.prompt, p.filled, min(p.filled + chunk, p.context)))
-        if len(plan) == rows:
-          break
+      if p.ready:
+        continue
+      piece = (s.req.prompt, p.filled, min(p.filled + chunk, p.context))
+      if plan and bucket(piece[2] - piece[1]) != bucket(plan[0][2] - plan[0][1]):
+        continue
+      plan.append(piece)
+      if len(plan) == rows:
+        break
     return plan
 
   def mark_filled(self, plan) -> None:
