@@ -44,7 +44,7 @@ from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
-BLOCK_SLOTS = 128  # logical slots per attention block (`paged.attend_pages`)
+BLOCK_SLOTS = 64  # logical slots per attention block (`paged.attend_pages`)
 
 
 @flax.struct.dataclass

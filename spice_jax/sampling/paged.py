@@ -69,9 +69,9 @@ def attend_pages(q, lc, table, bias, block_pages: int):
   pages at a time (online softmax, blocks in logical order) -> [B, T, H * Dh] f32.
 
   lc: one layer's pool; table: [B, M] int32, M a multiple of `block_pages`; bias: [B, T, S]
-  f32 additive mask (`layers.mask_bias`). Every query must attend a slot of block 0 (slot
-  0, the first prompt token or a row's first input, always is); a later block that no query
-  attends then adds exactly 0 and scales by exactly 1.
+  f32 additive mask (`layers.mask_bias`). A block that no query attends adds exactly 0 and
+  scales the running sums by exactly 1 once an earlier block held an attended slot (slot
+  0, the first prompt token or a row's first input, always is).
   """
   B, T, H, Dh = q.shape
   M = table.shape[1]
@@ -80,24 +80,19 @@ def attend_pages(q, lc, table, bias, block_pages: int):
   assert n_blocks * block_pages == M, (M, block_pages)
   q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4).astype(lc["k"].dtype)  # [B,K,G,T,Dh]
   blk = bias.shape[-1] // n_blocks
-  tables = jnp.moveaxis(table.reshape(B, n_blocks, block_pages), 1, 0)  # [n, B, bp]
-  biases = jnp.moveaxis(bias.reshape(B, T, n_blocks, blk), 2, 0)  # [n, B, T, blk]
-
-  def step(carry, xs):
-    m, l, acc = carry
-    ck, cv = _gather(lc, xs[0])  # [B, K, Dh, blk], [B, K, blk, Dh]
+  m = jnp.full((B, K, G, T), -jnp.inf, jnp.float32)
+  l = jnp.zeros((B, K, G, T), jnp.float32)
+  acc = jnp.zeros((B, K, G, T, Dh), jnp.float32)
+  for j in range(n_blocks):  # unrolled, not `lax.scan`: see benchmarks/README.md, rollout.py
+    ck, cv = _gather(lc, table[:, j * block_pages:(j + 1) * block_pages])
     s = jnp.einsum("bkgtd,bkds->bkgts", q, ck, preferred_element_type=jnp.float32)
-    s = s + xs[1][:, None, None]
+    s = s + bias[:, None, None, :, j * blk:(j + 1) * blk]
     m_new = jnp.maximum(m, jnp.max(s, axis=-1))
     scale = jnp.exp(m - m_new)
     p = jnp.exp(s - m_new[..., None])
     pv = jnp.einsum("bkgts,bksd->bkgtd", p.astype(cv.dtype), cv,
                     preferred_element_type=jnp.float32)
-    return (m_new, l * scale + jnp.sum(p, axis=-1), acc * scale[..., None] + pv), None
-
-  init = (jnp.full((B, K, G, T), -jnp.inf, jnp.float32), jnp.zeros((B, K, G, T), jnp.float32),
-          jnp.zeros((B, K, G, T, Dh), jnp.float32))
-  (_, l, acc), _ = jax.lax.scan(step, init, (tables, biases))
+    m, l, acc = m_new, l * scale + jnp.sum(p, axis=-1), acc * scale[..., None] + pv
   out = acc / l[..., None]  # [B, K, G, T, Dh]
   return out.transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
 

@@ -81,12 +81,12 @@ def test_continuous_compilations_bounded(tiny):
     prompts, caps = _workload(256, int(rng.integers(1 << 30)), max_len=30, max_cap=40)
     return s(tiny.params, prompts, max_new_tokens=caps, temperature=1.0, seed=1)
 
-  for _ in range(6):
+  for _ in range(10):
     call()
   warm = s.num_compilations
-  # pool + prepare + windows (1, 2 or 4 rows; one attention block of table pages) +
+  # pool + prepare + windows (1, 2 or 4 rows x 1 or 2 attention blocks of table pages) +
   # prefill (chunk 16, 24 or 32).
-  assert 0 < warm <= 8, s._programs.keys()
+  assert 0 < warm <= 11, s._programs.keys()
   for _ in range(4):
     call()
   assert s.num_compilations == warm
