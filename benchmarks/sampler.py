@@ -2,6 +2,7 @@ r"""Sampler throughput: spice_jax's jitted sampler vs transformers' `generate` (
 
   .venv/bin/python benchmarks/sampler.py                      # full table (~15-30 min on 2 cores)
   .venv/bin/python benchmarks/sampler.py --workloads=tiny:64 --new_tokens=64   # quick look
+  .venv/bin/python benchmarks/sampler.py --engines=static                      # one engine
 
 Same weights (our params exported with `export_hf` and loaded by transformers), same random
 prompts, same number of generated tokens (no early stop), temperature 1.0 sampling with no
@@ -40,6 +41,8 @@ _CACHE_DTYPE = flags.DEFINE_enum("cache_dtype", "float32", ["float32", "bfloat16
 _TORCH_DTYPES = flags.DEFINE_list("torch_dtypes", ["float32"],
                                   "transformers dtypes to run (float32, bfloat16).")
 _SIDES = flags.DEFINE_list("sides", ["jax", "torch"], "Which sides to run.")
+_ENGINES = flags.DEFINE_list("engines", ["static", "continuous"],
+                             "spice_jax engines to run (each in its own worker).")
 _WORKER = flags.DEFINE_string("worker", None, "Internal: run one side and print JSON.")
 _SPEC = flags.DEFINE_string("spec", None, "Internal: JSON job spec for a worker.")
 
@@ -104,7 +107,7 @@ def worker_jax(spec: dict) -> dict:
   peaks = {d: _matmul_peak(d) for d in ("float32", "bfloat16")}
   rss0 = _current_rss_mb()
   sampler = sampling.Sampler(cfg, model.mesh, dtype=spec["dtype"],
-                             cache_dtype=spec["cache_dtype"])
+                             cache_dtype=spec["cache_dtype"], engine=spec["engine"])
   kw = dict(max_new_tokens=spec["new"], temperature=1.0, stop_ids=())
   t0 = time.perf_counter()
   sampler(model.params, prompts, seed=1, **kw)
@@ -202,9 +205,9 @@ def main(argv):
       spec = {"name": name, "batch": int(batch), "prompt": _PROMPT.value, "new": _NEW.value,
               "dtype": _DTYPE.value, "cache_dtype": _CACHE_DTYPE.value}
       row = {"workload": f"{name} B={batch} P={_PROMPT.value} N={_NEW.value}"}
-      if "jax" in _SIDES.value:
-        row["jax"] = _run_worker("jax", spec)
-        print(f"[{wl}] spice_jax: {json.dumps(row['jax'])}", flush=True)
+      for engine in (_ENGINES.value if "jax" in _SIDES.value else ()):
+        row[f"jax_{engine}"] = _run_worker("jax", dict(spec, engine=engine))
+        print(f"[{wl}] spice_jax {engine}: {json.dumps(row[f'jax_{engine}'])}", flush=True)
       if "torch" in _SIDES.value:
         if name not in exported:
           exported[name] = _export(name, os.path.join(tmp, name))
@@ -228,13 +231,13 @@ def _print_table(rows):
   print(head)
   print("-" * len(head))
   for r in rows:
-    j = r.get("jax")
     torches = [(k, v) for k, v in r.items() if k.startswith("torch_")]
     ref = torches[0][1]["tok_s"] if torches else None
-    if j:
+    for key, j in ((k, v) for k, v in r.items() if k.startswith("jax_")):
       ratio = f"{j['tok_s'] / ref:6.2f}" if ref else "     -"
       ntok = j["tok_s"] * j["total_s"]
-      print(f"{r['workload']:<28} {'spice_jax ' + dt:<26} {j['tok_s']:7.1f} {ratio} "
+      side = f"spice_jax {key[4:]} {dt}"
+      print(f"{r['workload']:<28} {side:<26} {j['tok_s']:7.1f} {ratio} "
             f"{ntok / j['cpu_s']:9.1f} {j['decode_tok_s']:9.1f} "
             f"{j['decode_flops_s'] / 1e9:8.1f} {100 * j['decode_flops_s'] / j['peak_f32']:6.1f}% "
             f"{100 * j['decode_flops_s'] / j['peak_bf16']:7.1f}% "
@@ -247,21 +250,20 @@ def _print_table(rows):
       print(f"{r['workload']:<28} {side:<26} {v['tok_s']:7.1f} "
             f"{ratio:6.2f} {ntok / v['cpu_s']:9.1f} {'-':>9} {'-':>8} {'-':>7} {'-':>8} "
             f"{v['rss_peak_mb']:7.0f} {v['rss_peak_mb'] - v['rss_before_mb']:7.0f} {'-':>9}")
-  if rows and rows[0].get("jax"):
-    j = rows[0]["jax"]
+  jax_runs = [(r["workload"], k[4:], v) for r in rows for k, v in r.items()
+              if k.startswith("jax_")]
+  if jax_runs:
+    j = jax_runs[0][2]
     print(f"matmul peak (2048^3 jnp.dot, f32 accumulate): float32 {j['peak_f32'] / 1e9:.0f} "
           f"GFLOP/s, bfloat16 {j['peak_bf16'] / 1e9:.0f} GFLOP/s. ratio = spice_jax tok/s / "
           f"transformers {_TORCH_DTYPES.value[0]} tok/s (end to end). "
           f"%pk = spice_jax decode model FLOP/s / that matmul peak. tok/cpu-s = "
           f"generated tokens per CPU-second of the process (less sensitive to other load).")
-  for r in rows:
-    j = r.get("jax")
-    if j:
-      print(f"  {r['workload']}: spice_jax prefill {j['prefill_s']:.1f}s "
-            f"({j['prefill_flops_s'] / 1e9:.0f} GFLOP/s), decode {j['decode_s']:.1f}s "
-            f"({j['decode_flops_s'] / 1e9:.0f} GFLOP/s), {j['num_compilations']} programs, "
-            f"first call {j['first_call_s']:.1f}s")
-
+  for wl, engine, j in jax_runs:
+    print(f"  {wl} {engine}: spice_jax prefill {j['prefill_s']:.1f}s "
+          f"({j['prefill_flops_s'] / 1e9:.0f} GFLOP/s), decode {j['decode_s']:.1f}s "
+          f"({j['decode_flops_s'] / 1e9:.0f} GFLOP/s), {j['num_compilations']} programs, "
+          f"first call {j['first_call_s']:.1f}s")
 
 if __name__ == "__main__":
   app.run(main)

@@ -12,15 +12,24 @@ Rows of a prompt share its pages; each row runs the last prompt token itself (th
 decode step), so token j of a row is always drawn with uniform(fold_in(row_key, j)) and the
 output is the static path's, token for token, whatever the schedule.
 
-Static shapes per program: slots B, window W, table pages (power-of-two bucket of the pages
-the window can touch), pool pages (power-of-two bucket), prefill rows (power of two) and
-chunk length; so compilations stay bounded over calls with varying lengths.
+Static shapes per program: slots B, window W, table pages (bucket 2^k or 1.5 x 2^k of the
+attention blocks the window can touch), pool pages (power-of-two bucket), prefill rows
+(power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
+with varying lengths. Same seed, same tokens, whatever the schedule, also in floating point:
+a row's arithmetic must not depend on the rows it shares a program with (XLA's CPU dot
+kernels change their summation order with the operand sizes, and a random model's
+near-uniform next-token distribution turns a 1e-6 logit difference into another token).
+So attention reads fixed blocks of pages (`paged.attend_pages`: the table width, set by the
+longest row, changes nothing), a prefill program takes only pieces of one chunk bucket,
+and a window's rows per device are the power-of-two bucket of its running rows (an even
+split of a call over processes gives every device the rows the whole call would).
 
 Shapes: B slots, W window, M table pages, PG page size, R prefill rows, C chunk, N rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -30,11 +39,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from spice_jax import parallel
-from spice_jax.sampling import forward, paged, scheduler, strategies
-from spice_jax.utils.shapes import pow2_at_least
+from spice_jax.sampling import forward, paged, requests, scheduler, strategies
+from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
+BLOCK_SLOTS = 64  # logical slots per attention block (`paged.attend_pages`)
 
 
 @flax.struct.dataclass
@@ -59,7 +69,7 @@ class Slots:
 
 
 def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
-                  min_done, *, cfg, window: int, page_size: int,
+                  min_done, *, cfg, window: int, page_size: int, block_pages: int,
                   strategy: strategies.Strategy):
   """Up to `window` decode steps of all slots (see module doc); leaves early when every
   slot is done or when `min_done` (int32 scalar) rows have finished in this window (the
@@ -81,7 +91,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     mask = (s < st.base[:, None]) | ((s >= st.start[:, None]) & (s <= slot[:, None]))
     hidden, pool = paged.forward_paged(w, cfg, st.last[:, None], (st.pos0 + st.step)[:, None],
                                        pool, table, page, (slot % page_size)[:, None],
-                                       mask[:, None, :])
+                                       mask[:, None, :], block_pages)
     logits = forward.logits(w, hidden[:, 0])
     keys = jax.random.wrap_key_data(st.keys, impl=key_impl)
     u = jax.vmap(lambda k, j: jax.random.uniform(jax.random.fold_in(k, j)))(keys, st.step)
@@ -105,7 +115,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
 
 
 def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, cfg,
-                  page_size: int):
+                  page_size: int, block_pages: int):
   """Writes a chunk of prompt tokens' k/v into their pages.
 
   tokens, positions, write_page, write_off: [R, C] int32 (padding: page 0); table:
@@ -115,8 +125,41 @@ def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, c
   s = jnp.arange(table.shape[1] * page_size, dtype=jnp.int32)
   mask = s[None, None, :] <= positions[:, :, None]
   _, pool = paged.forward_paged(w, cfg, tokens, positions, pool, table, write_page,
-                                write_off, mask)
+                                write_off, mask, block_pages)
   return pool
+
+
+@dataclasses.dataclass
+class Rows:
+  """Host outputs of an engine call, one entry per row (rows are added while it runs):
+  keys [N, ...] uint32 key data; per row its cap, generation (0: the call's rows, g + 1:
+  follow-ups of a generation-g row), tokens / logp / model_logp [cap] and length."""
+  keys: np.ndarray
+  caps: list[int] = dataclasses.field(default_factory=list)
+  gen: list[int] = dataclasses.field(default_factory=list)
+  tokens: list[np.ndarray] = dataclasses.field(default_factory=list)
+  logp: list[np.ndarray] = dataclasses.field(default_factory=list)
+  model_logp: list[np.ndarray] = dataclasses.field(default_factory=list)
+  lengths: list[int] = dataclasses.field(default_factory=list)
+
+  def add(self, caps, keys: np.ndarray, gen: int) -> None:
+    for c in caps:
+      self.caps.append(int(c))
+      self.gen.append(gen)
+      for buf, dt in ((self.tokens, np.int32), (self.logp, np.float32),
+                      (self.model_logp, np.float32)):
+        buf.append(np.zeros((int(c),), dt))
+      self.lengths.append(0)
+    self.keys = np.concatenate([self.keys, np.asarray(keys, self.keys.dtype)])
+
+  def arrays(self):
+    """(tokens, logp, model_logp [N, max cap], lengths [N]) numpy, zeros past each end."""
+    N, M = len(self.caps), max(self.caps)
+    out = [np.zeros((N, M), dt) for dt in (np.int32, np.float32, np.float32)]
+    for r in range(N):
+      for o, src in zip(out, (self.tokens, self.logp, self.model_logp)):
+        o[r, :self.caps[r]] = src[r]
+    return (*out, np.asarray(self.lengths, np.int32))
 
 
 class ContinuousEngine:
@@ -131,6 +174,7 @@ class ContinuousEngine:
     self.s = sampler
     self.slots, self.window, self.page_size = slots, window, page_size
     self.kv_pages, self.prefill_chunk, self.prefill_rows = kv_pages, prefill_chunk, prefill_rows
+    self.block_pages = max(1, BLOCK_SLOTS // page_size)
     self.last_stats: dict[str, Any] = {}
 
   def _pool_pages(self, prompts, caps, B: int) -> int:
@@ -162,31 +206,32 @@ class ContinuousEngine:
 
     scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
     key_data: [N, ...] uint32 row keys; on_finish(r, tokens [n], model_logp [n]) is called
-    as soon as row r is done (between windows, while other rows still decode). Returns
-    numpy (tokens, logp, model_logp, lengths).
+    as soon as row r is done (between windows, while other rows still decode). It may
+    return follow-up rows `(prompts [F] of [p] int32, caps [F] int32, seeds [F])`, which
+    join the queue as rows N, N+1, ... in the order returned (keys: key(seed)). Returns numpy
+    (tokens, logp, model_logp, lengths) over all rows.
     """
-    s, cfg, PG, W = self.s, self.s.cfg, self.page_size, self.window
+    s, cfg, PG = self.s, self.s.cfg, self.page_size
     N = len(src)
-    B = min(s._rows_bucket(self.slots), s._rows_bucket(N))
-    n_pages = self._pool_pages(prompts, caps, B)
-    reqs = [scheduler.Request(r, int(src[r]), int(caps[r])) for r in range(N)]
-    sched = scheduler.Scheduler(prompts, reqs, B, PG, n_pages)
+    rows = Rows(np.asarray(key_data)[:0])
+    rows.add(caps, key_data, 0)
+    slots_b = s._rows_bucket(self.slots)
+    B = slots_b if on_finish is not None else min(slots_b, s._rows_bucket(N))
+    n_pages = self._pool_pages(prompts, caps, min(B, s._rows_bucket(N)))
+    sched = scheduler.Scheduler(B, PG, n_pages)
+    sched.add(prompts, [scheduler.Request(r, int(src[r]), int(caps[r])) for r in range(N)])
     pool_sh = self._pool_shardings(n_pages)
     pool = s._compiled(("pool", n_pages, PG, s.cache_dtype), lambda: jax.lax.with_sharding_constraint(
         paged.init_pool(cfg, n_pages, PG, s._cache_dt), pool_sh), ())()
     w = s._compiled(("prepare",), lambda p: forward.prepare(p, cfg, s._compute_dt), (params,))(
         params)
-    put_b = lambda a: jax.device_put(a, self._spec(np.shape(a), True))
     stop_dev = jax.device_put(stop_arr, parallel.replicated(s.mesh))
-    out_t = np.zeros((N, int(max(caps))), np.int32)
-    out_lp = np.zeros((N, int(max(caps))), np.float32)
-    out_mlp = np.zeros_like(out_lp)
-    lengths = np.zeros((N,), np.int32)
-    stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0, "prefill_calls": 0,
-             "prefill_s": 0.0, "decode_s": 0.0}
+    spawned: dict[int, bool] = {}  # generation -> did a finished row return follow-ups
+    stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0,
+             "prefill_calls": 0, "prefill_s": 0.0, "decode_s": 0.0, "follow_ups": 0}
     while not sched.finished:
       sched.admit()
-      plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk)
+      plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk, self._chunk_bucket)
       if plan:
         t0, c0 = time.perf_counter(), s.compile_seconds
         pool = self._prefill(w, pool, sched, plan, pool_sh)
@@ -198,51 +243,109 @@ class ContinuousEngine:
         if not plan:
           raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
         continue
-      # Running slots, packed into a power-of-two bucket (at least 8: fewer programs).
-      Bw = min(B, s._rows_bucket(max(len(running), 8)))
-      st, table = self._slot_arrays(sched, running, Bw, key_data)
-      min_done = max(1, len(running) // MIN_DONE_DIV) if sched.queue else Bw + 1
-      args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
-          stop_dev, np.int32(min_done))
-      prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
-                          strategy), self._window_fn(strategy, pool_sh), args, donate=(1,))
-      t0 = time.perf_counter()
-      pool, new, toks, lps, mlps = prog(*args)
-      new, toks, lps, mlps = jax.device_get((new, toks, lps, mlps))
-      stats["decode_s"] += time.perf_counter() - t0
-      stats["windows"] += 1
-      steps_run = int(np.max(new.step - st.step))
-      stats["decode_steps"] += steps_run
-      stats["slot_steps"] += Bw * steps_run
-      for c, i in enumerate(running):
-        slot = sched.slots[i]
-        n = int(new.step[c] - st.step[c])
-        r, j = slot.req.row, slot.step
-        out_t[r, j:j + n], out_lp[r, j:j + n] = toks[c, :n], lps[c, :n]
-        out_mlp[r, j:j + n] = mlps[c, :n]
-        slot.step, slot.last = int(new.step[c]), int(new.last[c])
-        stats["token_steps"] += n
-        if not new.active[c]:
-          lengths[r] = slot.step
-          sched.finish(i)
-          if on_finish is not None:
-            on_finish(r, out_t[r, :slot.step], out_mlp[r, :slot.step])
+      # Rows wait (or may soon: finishing rows of a generation that spawns follow-ups).
+      waiting = bool(sched.queue) or (on_finish is not None and any(
+          spawned.get(rows.gen[sched.slots[i].req.row]) is not False for i in running))
+      pool, finished = self._window(w, pool, sched, running, rows, waiting, strategy, scalars,
+                                    stop_dev, stop_arr, pool_sh, n_pages, stats)
+      new = []
+      for r in finished:
+        more = None if on_finish is None else on_finish(
+            r, rows.tokens[r][:rows.lengths[r]], rows.model_logp[r][:rows.lengths[r]])
+        g = rows.gen[r]
+        spawned[g] = spawned.get(g, False) or bool(more and len(more[0]))
+        if more and len(more[0]):
+          new.append((more, g + 1))
+      if new:
+        stats["follow_ups"] += sum(len(m[0]) for m, _ in new)
+        grown = self._pages_with(sched, new, B)
+        if grown > n_pages:
+          pool, pool_sh = self._grow_pool(pool, n_pages, grown), self._pool_shardings(grown)
+          sched.pages.grow(grown)
+          n_pages = grown
+        keys_f = requests.seed_key_data([sd for (_, _, seeds), _ in new for sd in seeds])
+        for (prompts_f, caps_f, _), g in new:
+          first = len(rows.caps)
+          rows.add(caps_f, keys_f[:len(caps_f)], g)
+          keys_f = keys_f[len(caps_f):]
+          sched.add(list(prompts_f), [scheduler.Request(first + k, k, int(c))
+                                      for k, c in enumerate(caps_f)])
     stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
                  page_bytes=paged.page_bytes(cfg, PG, s._cache_dt),
                  utilisation=stats["token_steps"] / max(1, stats["slot_steps"]))
     self.last_stats = stats
-    return out_t, out_lp, out_mlp, lengths
+    return rows.arrays()
+
+  def _window(self, w, pool, sched, running, rows, waiting, strategy, scalars, stop_dev,
+              stop_arr, pool_sh, n_pages, stats):
+    """One decode-window program over the `running` slots, packed into the rows bucket of
+    their count (a power of two per device: an even split of the same rows over more
+    processes or devices gives each device the same rows, hence the same dot kernels);
+    copies its tokens into `rows`, frees finished slots. Returns (pool, finished rows in
+    slot order)."""
+    s, W, PG = self.s, self.window, self.page_size
+    Bw = min(len(sched.slots), s._rows_bucket(len(running)))
+    st, table = self._slot_arrays(sched, running, Bw, rows.keys)
+    min_done = max(1, len(running) // MIN_DONE_DIV) if waiting else Bw + 1
+    put_b = lambda a: jax.device_put(a, self._spec(np.shape(a), True))
+    args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
+        stop_dev, np.int32(min_done))
+    prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
+                        strategy), self._window_fn(strategy, pool_sh), args, donate=(1,))
+    t0 = time.perf_counter()
+    pool, new, toks, lps, mlps = prog(*args)
+    new, toks, lps, mlps = jax.device_get((new, toks, lps, mlps))
+    stats["decode_s"] += time.perf_counter() - t0
+    stats["windows"] += 1
+    steps_run = int(np.max(new.step - st.step))
+    stats["decode_steps"] += steps_run
+    stats["slot_steps"] += Bw * steps_run
+    finished = []
+    for c, i in enumerate(running):
+      slot = sched.slots[i]
+      n = int(new.step[c] - st.step[c])
+      r, j = slot.req.row, slot.step
+      rows.tokens[r][j:j + n], rows.logp[r][j:j + n] = toks[c, :n], lps[c, :n]
+      rows.model_logp[r][j:j + n] = mlps[c, :n]
+      slot.step, slot.last = int(new.step[c]), int(new.last[c])
+      stats["token_steps"] += n
+      if not new.active[c]:
+        rows.lengths[r] = slot.step
+        sched.finish(i)
+        finished.append(r)
+    return pool, finished
+
+  def _pages_with(self, sched, new, B: int) -> int:
+    """Pool pages wanted once follow-ups `new` [((prompts, caps, seeds), gen)] join: the
+    fixed `kv_pages`, or the auto size for the live prompts and rows (never shrinking)."""
+    if self.kv_pages:
+      return sched.pages.n_pages
+    live = [p.tokens for p in sched.prompts if p.refs > 0]
+    caps = [r.cap for r in sched.queue] + [sl.req.cap for sl in sched.slots if sl is not None]
+    for (prompts, caps_f, _), _ in new:
+      live += list(prompts)
+      caps += [int(c) for c in caps_f]
+    return self._pool_pages(live, caps, min(B, self.s._rows_bucket(len(caps))))
+
+  def _grow_pool(self, pool, old: int, new: int):
+    """The pool with pages [old, new) added (zeros); compiled once per size pair."""
+    s, PG = self.s, self.page_size
+    sh = self._pool_shardings(new)
+    grow = lambda pool: jax.lax.with_sharding_constraint(
+        [{n: jnp.concatenate([a, jnp.zeros((new - old,) + a.shape[1:], a.dtype)])
+          for n, a in lc.items()} for lc in pool], sh)
+    return s._compiled(("grow_pool", old, new, PG, s.cache_dtype), grow, (pool,))(pool)
 
   def _window_fn(self, strategy, pool_sh):
-    cfg, W, PG = self.s.cfg, self.window, self.page_size
+    cfg, W, PG, bp = self.s.cfg, self.window, self.page_size, self.block_pages
 
     def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done):
       out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done,
-                          cfg=cfg, window=W, page_size=PG, strategy=strategy)
+                          cfg=cfg, window=W, page_size=PG, block_pages=bp, strategy=strategy)
       return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
     return fn
 
-  def _slot_arrays(self, sched, running, B: int, key_data):
+  def _slot_arrays(self, sched, running, B: int, key_data: np.ndarray):
     """Host Slots [B] and page table [B, M] for the next window: row c is slot running[c],
     rows past them are idle."""
     PG, W = self.page_size, self.window
@@ -259,19 +362,27 @@ class ContinuousEngine:
       st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
-    M = pow2_at_least(max(len(r) for r in rows.values()), 4)
+    M = self._table_pages(max(len(r) for r in rows.values()))
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
       table[i, :len(r)] = r
     return st, table
 
+  def _chunk_bucket(self, n: int) -> int:
+    """Prefill program length of an n-token piece: 2^k or 1.5 x 2^k, >= 16."""
+    return geometric_at_least(n, 16)
+
+  def _table_pages(self, n: int) -> int:
+    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of whole attention blocks."""
+    return self.block_pages * geometric_at_least(scheduler.pages_for(n, self.block_pages))
+
   def _prefill(self, w, pool, sched, plan, pool_sh):
-    """One prefill-chunk program over `plan`: [prefill_rows, C] tokens, C the power-of-two
-    bucket (>= 16) of the longest piece."""
+    """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,
+    C] tokens."""
     s, PG = self.s, self.page_size
     R = self.prefill_rows
-    C = pow2_at_least(max(hi - lo for _, lo, hi in plan), 16)
-    M = pow2_at_least(max(scheduler.pages_for(hi, PG) for _, _, hi in plan), 4)
+    C = self._chunk_bucket(max(hi - lo for _, lo, hi in plan))
+    M = self._table_pages(max(scheduler.pages_for(hi, PG) for _, _, hi in plan))
     tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
     table = np.zeros((R, M), np.int32)
     for r, (pid, lo, hi) in enumerate(plan):
@@ -282,9 +393,9 @@ class ContinuousEngine:
       page[r, :n], off[r, :n] = np.asarray(p.pages)[t // PG], t % PG
       used = p.pages[:M]
       table[r, :len(used)] = used
-    cfg = s.cfg
+    cfg, bp = s.cfg, self.block_pages
     fn = lambda w, pool, *a: jax.lax.with_sharding_constraint(
-        prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG), pool_sh)
+        prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG, block_pages=bp), pool_sh)
     args = (w, pool, tokens, pos, table, page, off)
     prog = s._compiled(("prefill_chunk", R, C, M, pool[0]["k"].shape[0], PG), fn, args,
                        donate=(1,))

@@ -10,10 +10,16 @@ the null page: unused table entries point to it, writes of idle rows land in it,
 mask ever admits it.
 
 The layer maths (norms, q/k/v, RoPE, MLP) is `forward`'s; only the cache read and write
-differ: new k/v are scattered to (page, offset) pairs the host computed, then the rows'
-pages are gathered into the head-major layout that `forward`'s attention takes.
+differ: new k/v are scattered to (page, offset) pairs the host computed, and attention reads
+the rows' pages in fixed blocks of `block_pages` pages (a loop with an online softmax, in
+`forward`'s head-major layout). A block's arithmetic depends only on its shape, and a block
+no query may attend leaves the running sums exactly unchanged, so a row's result does not
+depend on how many pages its table has: how wide the table is (set by the longest row in
+the same program) is schedule, and the same seed must give the same tokens whatever the
+schedule (XLA's CPU kernels change their summation order with the operand sizes).
 
-Shapes: B rows, T new tokens per row, M table pages per row, PG page size, S = M * PG.
+Shapes: B rows, T new tokens per row, M table pages per row (a multiple of the block),
+PG page size, S = M * PG, K kv heads, G query heads per kv head.
 """
 
 from __future__ import annotations
@@ -58,15 +64,49 @@ def _gather(lc, table):
   return k, v
 
 
+def attend_pages(q, lc, table, bias, block_pages: int):
+  """Attention of q [B, T, H, Dh] f32 over the rows' pages, one block of `block_pages`
+  pages at a time (online softmax, blocks in logical order) -> [B, T, H * Dh] f32.
+
+  lc: one layer's pool; table: [B, M] int32, M a multiple of `block_pages`; bias: [B, T, S]
+  f32 additive mask (`layers.mask_bias`). A block that no query attends adds exactly 0 and
+  scales the running sums by exactly 1 once an earlier block held an attended slot (slot
+  0, the first prompt token or a row's first input, always is).
+  """
+  B, T, H, Dh = q.shape
+  M = table.shape[1]
+  K = lc["k"].shape[1]
+  G, n_blocks = H // K, M // block_pages
+  assert n_blocks * block_pages == M, (M, block_pages)
+  q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4).astype(lc["k"].dtype)  # [B,K,G,T,Dh]
+  blk = bias.shape[-1] // n_blocks
+  m = jnp.full((B, K, G, T), -jnp.inf, jnp.float32)
+  l = jnp.zeros((B, K, G, T), jnp.float32)
+  acc = jnp.zeros((B, K, G, T, Dh), jnp.float32)
+  for j in range(n_blocks):  # unrolled, not `lax.scan`: see benchmarks/README.md, rollout.py
+    ck, cv = _gather(lc, table[:, j * block_pages:(j + 1) * block_pages])
+    s = jnp.einsum("bkgtd,bkds->bkgts", q, ck, preferred_element_type=jnp.float32)
+    s = s + bias[:, None, None, :, j * blk:(j + 1) * blk]
+    m_new = jnp.maximum(m, jnp.max(s, axis=-1))
+    scale = jnp.exp(m - m_new)
+    p = jnp.exp(s - m_new[..., None])
+    pv = jnp.einsum("bkgts,bksd->bkgtd", p.astype(cv.dtype), cv,
+                    preferred_element_type=jnp.float32)
+    m, l, acc = m_new, l * scale + jnp.sum(p, axis=-1), acc * scale[..., None] + pv
+  out = acc / l[..., None]  # [B, K, G, T, Dh]
+  return out.transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
+
+
 def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, write_page,
-                  write_off, key_mask):
+                  write_off, key_mask, block_pages: int):
   """Runs the model over `tokens`, writing their k/v into the pool, attending through pages.
 
   Args:
     w: `forward.prepare`d weights.
     tokens: [B, T] int32; positions: [B, T] int32 RoPE positions.
     pool: per-layer pages (see module doc).
-    table: [B, M] int32 page ids of each row's logical slots.
+    table: [B, M] int32 page ids of each row's logical slots (M a multiple of
+      `block_pages`, the pages attention reads per block; see `attend_pages`).
     write_page, write_off: [B, T] int32, where each new token's k/v goes (page 0 = discard).
     key_mask: [B, T, M * PG] bool, which logical slots each query may attend (the new
       tokens' own slots included: they are written before attention).
@@ -85,6 +125,5 @@ def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, wri
     lc = {"k": lc["k"].at[write_page, :, :, write_off].set(k.astype(dt)),
           "v": lc["v"].at[write_page, :, write_off, :].set(v.astype(dt))}
     new_pool.append(lc)
-    ck, cv = _gather(lc, table)
-    x = forward.finish_layer(lw, cfg, x, forward.attend_cached(q, ck, cv, bias))
+    x = forward.finish_layer(lw, cfg, x, attend_pages(q, lc, table, bias, block_pages))
   return layers.rms_norm(x, w["final_norm"], cfg.rms_eps), new_pool

@@ -1,5 +1,6 @@
 """What a sampling call takes and returns, engine-independent: validated prompts and caps,
-shared-prompt grouping, row keys and the `SampleOutput` record (host side, numpy)."""
+shared-prompt grouping, row keys, follow-up requests and the `SampleOutput` record (host
+side, numpy)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,33 @@ class SampleOutput:
     return len(self.finish_reason)
 
 
+@dataclasses.dataclass(frozen=True)
+class FollowUp:
+  """A row queued while a call runs: returned (in a list) by the call's `on_finish`.
+
+  prompt: token ids; max_new_tokens: its cap (>= 1); seed: its row seed: the row draws from
+  key(seed) alone, as with `row_seeds`, so its tokens are those of a separate call with
+  `row_seeds=[seed]`, whenever it runs. It uses the call's sampling settings and stop ids.
+  """
+  prompt: Sequence[int]
+  max_new_tokens: int
+  seed: int
+
+
+def validate_follow_ups(items, vocab_size: int, max_prompt_len: int):
+  """on_finish's return value (None or FollowUps) -> (prompts, caps [F] int32, seeds)."""
+  items = list(items or ())
+  for i, f in enumerate(items):
+    if not isinstance(f, FollowUp):
+      raise TypeError(f"on_finish must return None or a list of FollowUp, item {i} is "
+                      f"{type(f).__name__}")
+  if not items:
+    return [], np.zeros((0,), np.int32), []
+  prompts = validate_prompts([f.prompt for f in items], vocab_size, max_prompt_len)
+  caps = validate_caps([int(f.max_new_tokens) for f in items], len(items))
+  return prompts, caps, [int(f.seed) for f in items]
+
+
 def finish_reason(row_tokens, stop: Sequence[int]) -> str:
   """"stop" if a row's last token is a stop id, else "length" (it hit its cap)."""
   return "stop" if len(row_tokens) and int(row_tokens[-1]) in set(map(int, stop)) else "length"
@@ -56,6 +84,19 @@ def make_output(tokens, logp, model_logp, lengths, stop: Sequence[int]) -> Sampl
   return SampleOutput(tokens=tokens, logprobs=np.asarray(logp, np.float32),
                       model_logprobs=np.asarray(model_logp, np.float32), lengths=lengths,
                       finish_reason=reasons)
+
+
+def concat_outputs(parts: list[SampleOutput]) -> SampleOutput:
+  """Rows of several outputs, in order, padded to the widest (PAD / 0 past each end)."""
+  if len(parts) == 1:
+    return parts[0]
+  M = max(p.tokens.shape[1] for p in parts)
+  pad = lambda a: np.pad(a, ((0, 0), (0, M - a.shape[1])))
+  cat = lambda f: np.concatenate([pad(getattr(p, f)) for p in parts])
+  return SampleOutput(tokens=cat("tokens"), logprobs=cat("logprobs"),
+                      model_logprobs=cat("model_logprobs"),
+                      lengths=np.concatenate([p.lengths for p in parts]),
+                      finish_reason=[f for p in parts for f in p.finish_reason])
 
 
 def validate_caps(max_new_tokens, n: int) -> np.ndarray:
@@ -126,3 +167,8 @@ def row_keys(key: jax.Array, n: int, row_seeds: Sequence[int] | None = None) -> 
   seeds = np.zeros((n,), np.uint32)
   seeds[:len(row_seeds)] = np.asarray(row_seeds, np.uint64) % (1 << 32)
   return jax.vmap(jax.random.key)(jnp.asarray(seeds))
+
+
+def seed_key_data(seeds: Sequence[int]) -> np.ndarray:
+  """[n, ...] uint32 key data of key(seed) per seed (the keys of `row_keys` with row_seeds)."""
+  return np.asarray(jax.random.key_data(row_keys(None, len(seeds), seeds)))

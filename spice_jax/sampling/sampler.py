@@ -233,10 +233,17 @@ class Sampler:
       on_finish: optional callback `on_finish(r, tokens [n] int32, model_logprobs [n] f32,
         finish_reason)` for each row as soon as it is done: while other rows still decode
         (continuous engine), or after the call (static path). Lets the caller overlap its
-        own work (e.g. verification) with generation.
+        own work (e.g. verification) with generation. It may return a list of
+        `requests.FollowUp` (prompt, cap, row seed): rows that join this call's queue at
+        once (pipelined work: the continuous engine keeps its slots full with them; the
+        static path runs them as a further batch). They are numbered N, N+1, ... in the
+        order returned, reported through `on_finish` too (and may return follow-ups), use
+        this call's sampling settings and draw from key(seed): their tokens equal those of
+        a separate call with `row_seeds=[seed, ...]`.
 
     Returns:
-      SampleOutput with N rows in input order, max(max_new_tokens) columns.
+      SampleOutput with N rows in input order, then the follow-up rows; as many columns
+      as the largest cap.
     """
     engine = engine or self.engine
     if engine not in ENGINES:
@@ -258,23 +265,35 @@ class Sampler:
                _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
     stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
     stop_arr[:len(stop)] = stop
+    follow = lambda more: requests.validate_follow_ups(more, self.cfg.vocab_size,
+                                                       self.max_prompt_len)
     if engine == "continuous":
       keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts), row_seeds)))
       t0 = time.perf_counter()
-      done = None if on_finish is None else (
-          lambda r, t, m: on_finish(r, t, m, requests.finish_reason(t, stop)))
+
+      def done(r, t, m):
+        f_prompts, f_caps, f_seeds = follow(on_finish(r, t, m, requests.finish_reason(t, stop)))
+        return (f_prompts, f_caps, f_seeds) if f_prompts else None
       out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys,
-                                 on_finish=done)
+                                 on_finish=None if on_finish is None else done)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
                           **self._continuous.last_stats}
       return requests.make_output(*out, stop)
-    res = self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
-                       stop, row_seeds)
-    if on_finish is not None:
-      for r in range(len(res)):
+    parts, first = [], 0
+    while True:  # the static path: the call's rows, then each round of follow-ups
+      res = self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
+                         stop, row_seeds)
+      parts.append(res)
+      more = []
+      for r in range(len(res) if on_finish is not None else 0):
         n = int(res.lengths[r])
-        on_finish(r, res.tokens[r, :n], res.model_logprobs[r, :n], res.finish_reason[r])
-    return res
+        more += list(on_finish(first + r, res.tokens[r, :n], res.model_logprobs[r, :n],
+                               res.finish_reason[r]) or ())
+      first += len(res)
+      prompts, caps, row_seeds = follow(more)
+      if not prompts:
+        return requests.concat_outputs(parts)
+      uniq, src = requests.group_prompts(prompts)
 
   def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
               row_seeds=None):

@@ -1,9 +1,12 @@
 """Host-side bookkeeping of the continuous engine: pages, prompts, slots (pure Python/numpy).
 
-A call's rows are queued grouped by prompt. A row enters a free decode slot when the pool
+A call's rows are queued grouped by prompt; rows added while the call runs (follow-up
+requests) join the back of the queue, grouped the same way, and a prompt already known
+(in use, or seen before in this call) is stored once. A row enters a free decode slot when the pool
 has pages for its completion (and, for the first row of a prompt, for the prompt); a
 prompt's pages are prefilled in chunks and shared by all its rows; they return to the pool
-when its last row finishes. Logical layout of a row with prompt length p:
+when its last row finishes (or earlier, when no slot uses it and a queued row needs the
+pages: it is prefilled again for its later rows). Logical layout of a row with prompt length p:
   slots [0, p - 1): prompt tokens 0..p-2, in the prompt's shared pages;
   slots [start, start + cap): its own pages, start = (prompt pages) * PG; own slot j holds
   the input of decode step j (j = 0: the last prompt token; j >= 1: generated token j - 1).
@@ -52,6 +55,12 @@ class PageAllocator:
   def release(self, pages: list[int]) -> None:
     self._free.extend(pages)
 
+  def grow(self, n_pages: int) -> None:
+    """Adds pages n_pages_old..n_pages-1 (the pool array grew to n_pages)."""
+    assert n_pages >= self.n_pages, (n_pages, self.n_pages)
+    self._free[:0] = range(n_pages - 1, self.n_pages - 1, -1)
+    self.n_pages = n_pages
+
 
 @dataclasses.dataclass
 class Prompt:
@@ -91,21 +100,38 @@ class Slot:
 class Scheduler:
   """Admission, prefill planning and page tables for one engine call."""
 
-  def __init__(self, prompts: list[np.ndarray], requests: list[Request], n_slots: int,
-               page_size: int, n_pages: int):
-    self.prompts = [Prompt(np.asarray(p, np.int32)) for p in prompts]
-    for r in requests:
-      self.prompts[r.prompt].refs += 1
-    order = sorted(requests, key=lambda r: (r.prompt, r.row))  # grouped by prompt
-    self.queue = collections.deque(order)
+  def __init__(self, n_slots: int, page_size: int, n_pages: int):
+    self.prompts: list[Prompt] = []
+    self._index: dict[bytes, int] = {}  # prompt bytes -> prompt id
+    self.queue: collections.deque[Request] = collections.deque()
     self.slots: list[Slot | None] = [None] * n_slots
     self.PG = page_size
     self.pages = PageAllocator(n_pages)
-    for r in requests:  # the largest single row must fit on its own
-      need = self._prompt_pages(self.prompts[r.prompt]) + pages_for(r.cap, page_size)
-      if need > n_pages - 1:
-        raise ValueError(f"kv pool of {n_pages} pages cannot hold row {r.row} "
+
+  def row_pages(self, prompt: np.ndarray, cap: int) -> int:
+    """Pages one row needs on its own: its prompt's and its completion's."""
+    return pages_for(len(prompt) - 1, self.PG) + pages_for(cap, self.PG)
+
+  def add(self, prompts: list[np.ndarray], requests: list[Request]) -> None:
+    """Queues `requests` (their `prompt` indexes `prompts`) behind the queued rows,
+    grouped by prompt; raises if one row alone cannot fit the pool."""
+    for r in requests:
+      need = self.row_pages(prompts[r.prompt], r.cap)
+      if need > self.pages.n_pages - 1:
+        raise ValueError(f"kv pool of {self.pages.n_pages} pages cannot hold row {r.row} "
                          f"({need} pages); raise kv_pages")
+    ids = []
+    for p in prompts:
+      p = np.asarray(p, np.int32)
+      key = p.tobytes()
+      if key not in self._index:
+        self._index[key] = len(self.prompts)
+        self.prompts.append(Prompt(p))
+      ids.append(self._index[key])
+    reqs = [dataclasses.replace(r, prompt=ids[r.prompt]) for r in requests]
+    for r in reqs:
+      self.prompts[r.prompt].refs += 1
+    self.queue.extend(sorted(reqs, key=lambda r: (r.prompt, r.row)))
 
   def _prompt_pages(self, p: Prompt) -> int:
     return pages_for(p.context, self.PG)
@@ -123,6 +149,8 @@ class Scheduler:
       p = self.prompts[req.prompt]
       need = pages_for(req.cap, self.PG) + (0 if p.pages is not None else self._prompt_pages(p))
       if need > self.pages.free:
+        self._evict_idle(keep=req.prompt)
+      if need > self.pages.free:
         return
       self.queue.popleft()
       if p.pages is None:
@@ -130,19 +158,33 @@ class Scheduler:
       self.slots[i] = Slot(req, self.pages.alloc(pages_for(req.cap, self.PG)),
                            last=int(p.tokens[-1]))
 
-  def prefill_plan(self, rows: int, chunk: int):
+  def _evict_idle(self, keep: int) -> None:
+    """Frees the pages of prompts no slot uses (their queued rows come later: they are
+    prefilled again then), except prompt `keep`."""
+    used = {s.req.prompt for s in self.slots if s is not None} | {keep}
+    for pid, p in enumerate(self.prompts):
+      if p.pages is not None and pid not in used:
+        self.pages.release(p.pages)
+        p.pages, p.filled = None, 0
+
+  def prefill_plan(self, rows: int, chunk: int, bucket=lambda n: 0):
     """Next chunk of up to `rows` admitted, unfilled prompts: list of (prompt id, lo, hi)
-    prompt-token ranges (hi - lo <= chunk)."""
+    prompt-token ranges (hi - lo <= chunk), all with the `bucket(hi - lo)` of the first (a
+    piece's program shape then depends on the piece alone, not on what it is planned with)."""
     seen, plan = set(), []
     for s in self.slots:
       if s is None or s.req.prompt in seen:
         continue
       p = self.prompts[s.req.prompt]
       seen.add(s.req.prompt)
-      if not p.ready:
-        plan.append((s.req.prompt, p.filled, min(p.filled + chunk, p.context)))
-        if len(plan) == rows:
-          break
+      if p.ready:
+        continue
+      piece = (s.req.prompt, p.filled, min(p.filled + chunk, p.context))
+      if plan and bucket(piece[2] - piece[1]) != bucket(plan[0][2] - plan[0][1]):
+        continue
+      plan.append(piece)
+      if len(plan) == rows:
+        break
     return plan
 
   def mark_filled(self, plan) -> None:
@@ -164,7 +206,7 @@ class Scheduler:
     self.pages.release(s.own)
     p = self.prompts[s.req.prompt]
     p.refs -= 1
-    if p.refs == 0:
+    if p.refs == 0:  # a later row with this prompt prefills it again
       self.pages.release(p.pages)
-      p.pages = None
+      p.pages, p.filled = None, 0
     self.slots[i] = None
