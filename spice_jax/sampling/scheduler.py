@@ -167,10 +167,11 @@ class Scheduler:
         self.pages.release(p.pages)
         p.pages, p.filled = None, 0
 
-  def prefill_plan(self, rows: int, chunk: int, bucket=lambda n: 0):
+  def prefill_plan(self, rows: int, chunk: int, bucket):
     """Next chunk of up to `rows` admitted, unfilled prompts: list of (prompt id, lo, hi)
-    prompt-token ranges (hi - lo <= chunk), all with the `bucket(hi - lo)` of the first (a
-    piece's program shape then depends on the piece alone, not on what it is planned with)."""
+    prompt-token ranges (hi - lo <= chunk), all with the `bucket(hi - lo)` of the first
+    (`bucket`: the engine's program length of a piece, so a piece's program shape depends on
+    the piece alone, not on what it is planned with)."""
     seen, plan = set(), []
     for s in self.slots:
       if s is None or s.req.prompt in seen:
