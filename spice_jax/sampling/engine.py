@@ -6,14 +6,18 @@ Each host iteration of `ContinuousEngine.run`:
      `prefill_rows` admitted prompts into their shared pages, so a long document is spread
      over several iterations instead of stalling decode;
   3. one decode-window program runs up to W steps for every slot whose prompt is ready
-     (`lax.while_loop` on the device, leaving early when all slots are done);
+     (`lax.while_loop` on the device, leaving early once few enough rows are still active:
+     when rows wait, after 1/8 of the window's rows finished, so their slots refill; when
+     none wait, when the rest fit the next smaller rows bucket, so the tail of a call runs
+     in a narrower program instead of carrying finished rows to the window's end);
   4. the window's tokens come back; finished rows leave their slots and free their pages.
 Rows of a prompt share its pages; each row runs the last prompt token itself (the first
 decode step), so token j of a row is always drawn with uniform(fold_in(row_key, j)) and the
 output is the static path's, token for token, whatever the schedule.
 
-Static shapes per program: slots B, window W, table pages (bucket 2^k or 1.5 x 2^k of the
-attention blocks the window can touch), pool pages (power-of-two bucket), prefill rows
+Static shapes per program: window rows (bucket 2^k or 1.5 x 2^k per device of the running
+rows), window W, table pages (bucket 2^k or 1.5 x 2^k of the attention blocks the window can
+touch), pool pages (power-of-two bucket), prefill rows
 (power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
 with varying lengths. Same seed, same tokens, whatever the schedule, also in floating point:
 a row's arithmetic must not depend on the rows it shares a program with (XLA's CPU dot
@@ -21,7 +25,7 @@ kernels change their summation order with the operand sizes, and a random model'
 near-uniform next-token distribution turns a 1e-6 logit difference into another token).
 So attention reads fixed blocks of pages (`paged.attend_pages`: the table width, set by the
 longest row, changes nothing), a prefill program takes only pieces of one chunk bucket,
-and a window's rows per device are the power-of-two bucket of its running rows (an even
+and a window's rows per device are the bucket of its running rows per device (an even
 split of a call over processes gives every device the rows the whole call would).
 
 Shapes: B slots, W window, M table pages, PG page size, R prefill rows, C chunk, N rows.
@@ -69,11 +73,10 @@ class Slots:
 
 
 def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_ids,
-                  min_done, *, cfg, window: int, page_size: int, block_pages: int,
+                  leave_at, *, cfg, window: int, page_size: int, block_pages: int,
                   strategy: strategies.Strategy):
-  """Up to `window` decode steps of all slots (see module doc); leaves early when every
-  slot is done or when `min_done` (int32 scalar) rows have finished in this window (the
-  host has rows waiting for their slots).
+  """Up to `window` decode steps of all slots (see module doc); leaves early once at most
+  `leave_at` (int32 scalar, >= 0) rows are still active (0: when every slot is done).
 
   Returns (pool, Slots after the window, tokens [B, W] int32, logp [B, W] f32,
   model_logp [B, W] f32); column i holds step i's output (PAD / 0 for idle slots).
@@ -105,9 +108,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     return (i + 1, pool, st, put(toks, tok), put(lps, jnp.where(act, lp, 0.0)),
             put(mlps, jnp.where(act, mlp, 0.0)))
 
-  n_active = jnp.sum(slots.active.astype(jnp.int32))
-  cond = lambda c: ((c[0] < window) & jnp.any(c[2].active)
-                    & (n_active - jnp.sum(c[2].active.astype(jnp.int32)) < min_done))
+  cond = lambda c: (c[0] < window) & (jnp.sum(c[2].active.astype(jnp.int32)) > leave_at)
   zi, zf = jnp.zeros((B, window), jnp.int32), jnp.zeros((B, window), jnp.float32)
   _, pool, slots, toks, lps, mlps = jax.lax.while_loop(
       cond, body, (jnp.int32(0), pool, slots, zi, zf, zf))
@@ -278,18 +279,20 @@ class ContinuousEngine:
 
   def _window(self, w, pool, sched, running, rows, waiting, strategy, scalars, stop_dev,
               stop_arr, pool_sh, n_pages, stats):
-    """One decode-window program over the `running` slots, packed into the rows bucket of
-    their count (a power of two per device: an even split of the same rows over more
-    processes or devices gives each device the same rows, hence the same dot kernels);
-    copies its tokens into `rows`, frees finished slots. Returns (pool, finished rows in
-    slot order)."""
+    """One decode-window program over the `running` slots, packed into `_window_rows` of
+    their count; copies its tokens into `rows`, frees finished slots. `waiting`: rows wait
+    for slots. Returns (pool, finished rows in slot order)."""
     s, W, PG = self.s, self.window, self.page_size
-    Bw = min(len(sched.slots), s._rows_bucket(len(running)))
+    n = len(running)
+    Bw = min(len(sched.slots), self._window_rows(n))
     st, table = self._slot_arrays(sched, running, Bw, rows.keys)
-    min_done = max(1, len(running) // MIN_DONE_DIV) if waiting else Bw + 1
+    if waiting:  # leave when 1/8 of the rows can hand their slots over
+      leave_at = n - max(1, n // MIN_DONE_DIV)
+    else:  # leave when the rest fit a narrower program
+      leave_at = self._narrower_rows(Bw)
     put_b = lambda a: jax.device_put(a, self._spec(np.shape(a), True))
     args = (w, pool, jax.tree.map(put_b, st), put_b(table)) + tuple(scalars) + (
-        stop_dev, np.int32(min_done))
+        stop_dev, np.int32(leave_at))
     prog = s._compiled(("window", Bw, table.shape[1], n_pages, W, PG, stop_arr.shape,
                         strategy), self._window_fn(strategy, pool_sh), args, donate=(1,))
     t0 = time.perf_counter()
@@ -339,8 +342,8 @@ class ContinuousEngine:
   def _window_fn(self, strategy, pool_sh):
     cfg, W, PG, bp = self.s.cfg, self.window, self.page_size, self.block_pages
 
-    def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done):
-      out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, min_done,
+    def fn(w, pool, st, table, temperature, top_k, top_p, stop_ids, leave_at):
+      out = decode_window(w, pool, st, table, temperature, top_k, top_p, stop_ids, leave_at,
                           cfg=cfg, window=W, page_size=PG, block_pages=bp, strategy=strategy)
       return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
     return fn
@@ -367,6 +370,21 @@ class ContinuousEngine:
     for i, r in rows.items():
       table[i, :len(r)] = r
     return st, table
+
+  def _window_rows(self, n: int) -> int:
+    """Rows of a window program for n running rows: per device, the bucket (2^k or
+    1.5 x 2^k) of its share. A function of the rows per device alone, so an even split of
+    the same rows over more processes gives each device the same rows (the same dot
+    kernels: XLA's CPU kernels change their summation order with operand sizes)."""
+    d = self.s._batch_shards
+    return d * geometric_at_least(-(-n // d))
+
+  def _narrower_rows(self, rows: int) -> int:
+    """The most running rows that fit a narrower window program than one of `rows` rows
+    (0 when none is narrower)."""
+    d = self.s._batch_shards
+    per = rows // d
+    return d * max((k for k in range(per) if geometric_at_least(k) == k), default=0)
 
   def _chunk_bucket(self, n: int) -> int:
     """Prefill program length of an n-token piece: 2^k or 1.5 x 2^k, >= 16."""

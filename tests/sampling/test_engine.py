@@ -84,9 +84,9 @@ def test_continuous_compilations_bounded(tiny):
   for _ in range(10):
     call()
   warm = s.num_compilations
-  # pool + prepare + windows (1, 2 or 4 rows x 1 or 2 attention blocks of table pages) +
-  # prefill (chunk 16, 24 or 32).
-  assert 0 < warm <= 11, s._programs.keys()
+  # pool + prepare + windows (1, 2, 3 or 4 rows x 1 or 2 attention blocks of table pages)
+  # + prefill (chunk 16, 24 or 32).
+  assert 0 < warm <= 13, s._programs.keys()
   for _ in range(4):
     call()
   assert s.num_compilations == warm
@@ -208,7 +208,9 @@ def test_follow_up_compilations_bounded(tiny):
   for _ in range(6):
     call()
   warm = s.num_compilations
-  assert 0 < warm <= 10, s._programs.keys()
+  # pool + prepare + prefill (chunk 16, 24 or 32) + windows (1, 2, 3, 4, 6 or 8 rows x 1 or
+  # 2 attention blocks of table pages).
+  assert 0 < warm <= 17, s._programs.keys()
   for _ in range(4):
     call()
   assert s.num_compilations == warm
