@@ -16,7 +16,9 @@ Since then the config updates 8 rows per call (`rl.micro_rows=8`: the same sums 
 order) and the engine's attention reads pages in fixed blocks (another summation order):
 both change sampled tokens, not the method, so the rule was not re-derived; the 120-iteration
 `make experiment` of 2026-11-30 (micro_rows=8, before the block attention) read +10.2, +9.3,
-+6.5 points at iteration 30 and +11.1, +12.0, +11.1 at 60 on seeds 0-2.
++6.5 points at iteration 30 and +11.1, +12.0, +11.1 at 60 on seeds 0-2. The re-run at
+1b4c722 (block attention, narrower tail windows) read +10.2, +9.3, +8.3 at 30 and +11.1,
++12.0, +15.7 at 60; `make demo` at that commit gave the same lines as before both changes.
 """
 
 import pytest
