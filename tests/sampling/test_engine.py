@@ -92,6 +92,38 @@ def test_continuous_compilations_bounded(tiny):
   assert s.num_compilations == warm
 
 
+def _replay(caps, window, buckets):
+  """(windows, slot-steps) of the engine's documented schedule when every row runs from
+  the first window and none waits: a window runs the smallest bucket >= its running rows
+  and leaves after `window` steps or once the rest fit the next smaller bucket."""
+  left, windows, slot_steps = list(caps), 0, 0
+  while any(left):
+    rows = min(b for b in buckets if b >= sum(c > 0 for c in left))
+    leave = max((b for b in buckets if b < rows), default=0)
+    steps = 0
+    while steps < window and sum(c > 0 for c in left) > leave:
+      left = [c - 1 if c > 0 else 0 for c in left]
+      steps += 1
+    windows, slot_steps = windows + 1, slot_steps + rows * steps
+  return windows, slot_steps
+
+
+def test_tail_windows_narrow_as_rows_finish(tiny):
+  """8 rows with caps 1..34 on one device: the windows shrink through the row buckets
+  1, 2, 3, 4, 6, 8 as rows finish (a window leaves once the rest fit a narrower one), so
+  slot-steps are the replay's, not 8 rows x the longest cap."""
+  caps = [1, 2, 3, 5, 8, 13, 21, 34]
+  prompts = [[3 + i, 4, 5, 6, 7] for i in range(len(caps))]
+  s = Sampler(tiny.config, tiny.mesh, engine="continuous", decode_slots=8, window=8,
+              page_size=8)
+  out = s(tiny.params, prompts, max_new_tokens=caps, temperature=1.0, seed=0)
+  np.testing.assert_array_equal(out.lengths, caps)
+  st = s.last_timing
+  windows, slot_steps = _replay(caps, 8, (1, 2, 3, 4, 6, 8))
+  assert (st["windows"], st["slot_steps"], st["token_steps"]) == (windows, slot_steps,
+                                                                   sum(caps))
+
+
 def test_eight_device_mesh_matches_one_device(tiny):
   mesh8 = parallel.make_mesh((4, 1, 2))
   params8 = jax.device_put(tiny.params, models.param_shardings(tiny.config, mesh8))
