@@ -284,7 +284,7 @@ class ContinuousEngine:
     for slots. Returns (pool, finished rows in slot order)."""
     s, W, PG = self.s, self.window, self.page_size
     n = len(running)
-    Bw = min(len(sched.slots), self._window_rows(n))
+    Bw = self._window_rows(n)  # <= the slots: both are per-device buckets, n <= slots
     st, table = self._slot_arrays(sched, running, Bw, rows.keys)
     if waiting:  # leave when 1/8 of the rows can hand their slots over
       leave_at = n - max(1, n // MIN_DONE_DIV)
