@@ -85,13 +85,26 @@ def _dot(x, w):
   return jnp.einsum("...a,ab->...b", x.astype(w.dtype), w, preferred_element_type=jnp.float32)
 
 
+def scores(q, k):
+  """Attention logits of queries over a head-major key block. q: [B, K, G, ..., Dh];
+  k: [B, K, Dh, S] -> [B, K, G, ..., S] f32 (q cast to the keys' dtype, f32 accumulation).
+  The one q.k product of every inference path (`_attend`, `paged.attend_pages`)."""
+  return jnp.einsum("bkg...d,bkds->bkg...s", q.astype(k.dtype), k,
+                    preferred_element_type=jnp.float32)
+
+
+def mix(p, v):
+  """Attention weights times values. p: [B, K, G, ..., S] f32; v: [B, K, S, Dh] ->
+  [B, K, G, ..., Dh] f32 (p cast to the values' dtype, f32 accumulation)."""
+  return jnp.einsum("bkg...s,bksd->bkg...d", p.astype(v.dtype), v,
+                    preferred_element_type=jnp.float32)
+
+
 def _attend(q, k, v, bias):
   """q: [B, K, G, T, Dh]; k: [B, K, Dh, S]; v: [B, K, S, Dh]; bias: [B, T, S] f32 (0 or
-  -inf-like) -> [B, K, G, T, Dh] f32."""
-  s = jnp.einsum("bkgtd,bkds->bkgts", q.astype(k.dtype), k, preferred_element_type=jnp.float32)
-  p = layers.biased_softmax(s, bias[:, None, None])
-  return jnp.einsum("bkgts,bksd->bkgtd", p.astype(v.dtype), v,
-                    preferred_element_type=jnp.float32)
+  -inf-like) -> [B, K, G, T, Dh] f32. The decode step drops the T axis (q [B, K, G, Dh],
+  bias [B, S]): one-query products without it are faster on CPU."""
+  return mix(layers.biased_softmax(scores(q, k), bias[:, None, None]), v)
 
 
 def _largest_divisor_at_most(n: int, cap: int) -> int:
@@ -138,14 +151,6 @@ def _attend_prompt(q, k, v, bias, row_map: bool):
   return jax.lax.map(lambda a: one(*[x[None] for x in a])[0], (q, k, v, bias))
 
 
-def _attend_one(q, k, v, bias):
-  """Single-query attention. q: [B, K, G, Dh]; k: [B, K, Dh, S]; v: [B, K, S, Dh];
-  bias: [B, S] f32 -> [B, K, G, Dh] f32."""
-  s = jnp.einsum("bkgd,bkds->bkgs", q.astype(k.dtype), k, preferred_element_type=jnp.float32)
-  p = layers.biased_softmax(s, bias[:, None, None])
-  return jnp.einsum("bkgs,bksd->bkgd", p.astype(v.dtype), v, preferred_element_type=jnp.float32)
-
-
 def project_qkv(lw, cfg: ModelConfig, x, cos, sin):
   """Attention inputs of one layer. x: [B, T, D] f32 -> q [B, T, H, Dh] f32 (scaled, rotated),
   k [B, T, K, Dh] f32 (rotated), v [B, T, K, Dh] f32."""
@@ -174,7 +179,7 @@ def attend_cached(q, ck, cv, bias):
   K = ck.shape[1]
   G = H // K
   if T == 1:
-    return _attend_one(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
+    return _attend(q.reshape(B, K, G, Dh), ck, cv, bias[:, 0]).reshape(B, T, H * Dh)
   q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
   return _attend(q, ck, cv, bias).transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
 

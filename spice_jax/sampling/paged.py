@@ -9,10 +9,11 @@ keys and values are stored once; each row owns only the pages of its completion.
 the null page: unused table entries point to it, writes of idle rows land in it, and no
 mask ever admits it.
 
-The layer maths (norms, q/k/v, RoPE, MLP) is `forward`'s; only the cache read and write
-differ: new k/v are scattered to (page, offset) pairs the host computed, and attention reads
-the rows' pages in fixed blocks of `block_pages` pages (a loop with an online softmax, in
-`forward`'s head-major layout). A block's arithmetic depends only on its shape, and a block
+The layer maths (norms, q/k/v, RoPE, MLP) and the attention products (`forward.scores`,
+`forward.mix`) are `forward`'s; only the cache read and write differ: new k/v are scattered
+to (page, offset) pairs the host computed, and attention reads the rows' pages in fixed
+blocks of `block_pages` pages (a loop with an online softmax, in `forward`'s head-major
+layout). A block's arithmetic depends only on its shape, and a block
 no query may attend leaves the running sums exactly unchanged, so a row's result does not
 depend on how many pages its table has: how wide the table is (set by the longest row in
 the same program) is schedule, and the same seed must give the same tokens whatever the
@@ -78,20 +79,18 @@ def attend_pages(q, lc, table, bias, block_pages: int):
   K = lc["k"].shape[1]
   G, n_blocks = H // K, M // block_pages
   assert n_blocks * block_pages == M, (M, block_pages)
-  q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4).astype(lc["k"].dtype)  # [B,K,G,T,Dh]
+  q = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)  # [B, K, G, T, Dh]
   blk = bias.shape[-1] // n_blocks
   m = jnp.full((B, K, G, T), -jnp.inf, jnp.float32)
   l = jnp.zeros((B, K, G, T), jnp.float32)
   acc = jnp.zeros((B, K, G, T, Dh), jnp.float32)
   for j in range(n_blocks):  # unrolled, not `lax.scan`: see benchmarks/README.md, rollout.py
     ck, cv = _gather(lc, table[:, j * block_pages:(j + 1) * block_pages])
-    s = jnp.einsum("bkgtd,bkds->bkgts", q, ck, preferred_element_type=jnp.float32)
-    s = s + bias[:, None, None, :, j * blk:(j + 1) * blk]
+    s = forward.scores(q, ck) + bias[:, None, None, :, j * blk:(j + 1) * blk]
     m_new = jnp.maximum(m, jnp.max(s, axis=-1))
     scale = jnp.exp(m - m_new)
     p = jnp.exp(s - m_new[..., None])
-    pv = jnp.einsum("bkgts,bksd->bkgtd", p.astype(cv.dtype), cv,
-                    preferred_element_type=jnp.float32)
+    pv = forward.mix(p, cv)
     m, l, acc = m_new, l * scale + jnp.sum(p, axis=-1), acc * scale[..., None] + pv
   out = acc / l[..., None]  # [B, K, G, T, Dh]
   return out.transpose(0, 3, 1, 2, 4).reshape(B, T, H * Dh)
