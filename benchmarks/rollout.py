@@ -51,6 +51,8 @@ _STATIC_BATCH = flags.DEFINE_integer("static_batch", 16, "Rows per static-path c
                                      "cache (B x (P + Nb)) sets the memory both engines get.")
 _SLOTS = flags.DEFINE_integer("slots", 64, "Continuous engine decode slots.")
 _WINDOW = flags.DEFINE_integer("window", 16, "Continuous engine decode steps per window.")
+_PAGE_SIZE = flags.DEFINE_integer("page_size", None, "Continuous engine tokens per KV page "
+                                  "(default: the Sampler's).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs per spice_jax side (the fastest is "
                                 "reported: the machine is shared).")
 _PIPELINED = flags.DEFINE_bool("pipelined", True, "Also run the continuous engine pipelined: "
@@ -245,7 +247,8 @@ def main(argv):
   if _PIPELINED.value:
     modes["pipelined"] = [pipelined_job(calls, _ANSWERS.value)]
   for mode, jobs in modes.items():
-    co = mk("continuous", decode_slots=_SLOTS.value, window=_WINDOW.value)
+    page_kw = {"page_size": _PAGE_SIZE.value} if _PAGE_SIZE.value else {}
+    co = mk("continuous", decode_slots=_SLOTS.value, window=_WINDOW.value, **page_kw)
     page = co._continuous.page_size
     co._continuous.kv_pages = 1 + budget // sampling.paged.page_bytes(cfg, page, co._cache_dt)
     print(f"KV budget {budget / 2**20:.2f} MB (static batch {_STATIC_BATCH.value}) = "

@@ -48,7 +48,10 @@ from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
 PAD = 0
 MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wait
-BLOCK_SLOTS = 64  # logical slots per attention block (`paged.attend_pages`)
+# Logical slots per attention block (`paged.attend_pages`): one page at the default page
+# size, so a block's keys are one `take` of whole pages; blocks of several pages also need a
+# transpose copy, the larger cost of a paged decode step on CPU (benchmarks/README.md).
+BLOCK_SLOTS = 32
 
 
 @flax.struct.dataclass
@@ -166,7 +169,7 @@ class Rows:
 class ContinuousEngine:
   """The continuous path of a `Sampler` (shares its config, mesh and compile cache)."""
 
-  def __init__(self, sampler, *, slots: int = 64, window: int = 16, page_size: int = 16,
+  def __init__(self, sampler, *, slots: int = 64, window: int = 16, page_size: int = 32,
                kv_pages: int | None = None, prefill_chunk: int = 256, prefill_rows: int = 8):
     for name, val in (("decode_slots", slots), ("window", window), ("page_size", page_size),
                       ("prefill_chunk", prefill_chunk), ("prefill_rows", prefill_rows)):

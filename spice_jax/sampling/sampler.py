@@ -101,7 +101,7 @@ class Sampler:
                min_prompt_bucket: int = 16, min_new_bucket: int = 16,
                prefill_tokens: int = 2048, decode_phases: int = 3,
                engine: str = DEFAULT_ENGINE, decode_slots: int = 64, window: int = 16,
-               page_size: int = 16, kv_pages: int | None = None, prefill_chunk: int = 256,
+               page_size: int = 32, kv_pages: int | None = None, prefill_chunk: int = 256,
                prefill_rows: int = 8):
     if cache_dtype is None:
       cache_dtype = "float32" if jax.default_backend() == "cpu" else "bfloat16"
