@@ -52,6 +52,9 @@ MIN_DONE_DIV = 8  # a window leaves once 1/8 of its rows finished while rows wai
 # size, so a block's keys are one `take` of whole pages; blocks of several pages also need a
 # transpose copy, the larger cost of a paged decode step on CPU (benchmarks/README.md).
 BLOCK_SLOTS = 32
+# Table widths are bucketed in units of TABLE_SLOTS slots: finer units would add programs
+# (each compiled once, ~1 s for a small model) for little saved attention.
+TABLE_SLOTS = 64
 
 
 @flax.struct.dataclass
@@ -394,8 +397,10 @@ class ContinuousEngine:
     return geometric_at_least(n, 16)
 
   def _table_pages(self, n: int) -> int:
-    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of whole attention blocks."""
-    return self.block_pages * geometric_at_least(scheduler.pages_for(n, self.block_pages))
+    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of table units (whole attention
+    blocks of at least TABLE_SLOTS slots)."""
+    unit = self.block_pages * max(1, TABLE_SLOTS // (self.page_size * self.block_pages))
+    return unit * geometric_at_least(scheduler.pages_for(n, unit))
 
   def _prefill(self, w, pool, sched, plan, pool_sh):
     """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,
