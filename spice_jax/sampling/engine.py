@@ -16,8 +16,8 @@ decode step), so token j of a row is always drawn with uniform(fold_in(row_key, 
 output is the static path's, token for token, whatever the schedule.
 
 Static shapes per program: window rows (bucket 2^k or 1.5 x 2^k per device of the running
-rows), window W, table pages (bucket 2^k or 1.5 x 2^k of the attention blocks the window can
-touch), pool pages (power-of-two bucket), prefill rows
+rows), window W, table pages (bucket 2^k or 1.5 x 2^k of the 64-slot table units the window
+can touch), pool pages (power-of-two bucket), prefill rows
 (power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
 with varying lengths. Same seed, same tokens, whatever the schedule, also in floating point:
 a row's arithmetic must not depend on the rows it shares a program with (XLA's CPU dot
