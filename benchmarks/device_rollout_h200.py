@@ -107,7 +107,8 @@ def main(argv):
       if time.perf_counter() - t_start > _BUDGET.value:
         print(f"[{name}] {engine}: skipped (time budget)")
         continue
-      work = rollout.batched(calls, static_rows if engine == "static" else None)
+      work = [rollout.call_job(*c)
+              for c in rollout.batched(calls, static_rows if engine == "static" else None)]
       r = rollout.run_ours(s, params, work)
       if name == "uniform":
         r["roofline"] = roofline_fraction(cfg, r, uni["B"], uni["P"] + uni["N"] / 2,
