@@ -182,6 +182,8 @@ class ContinuousEngine:
     self.slots, self.window, self.page_size = slots, window, page_size
     self.kv_pages, self.prefill_chunk, self.prefill_rows = kv_pages, prefill_chunk, prefill_rows
     self.block_pages = max(1, BLOCK_SLOTS // page_size)
+    # Pages per table unit: whole attention blocks, at least TABLE_SLOTS slots.
+    self.table_unit = self.block_pages * max(1, TABLE_SLOTS // (page_size * self.block_pages))
     self.last_stats: dict[str, Any] = {}
 
   def _pool_pages(self, prompts, caps, B: int) -> int:
@@ -397,10 +399,8 @@ class ContinuousEngine:
     return geometric_at_least(n, 16)
 
   def _table_pages(self, n: int) -> int:
-    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of table units (whole attention
-    blocks of at least TABLE_SLOTS slots)."""
-    unit = self.block_pages * max(1, TABLE_SLOTS // (self.page_size * self.block_pages))
-    return unit * geometric_at_least(scheduler.pages_for(n, unit))
+    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of table units."""
+    return self.table_unit * geometric_at_least(scheduler.pages_for(n, self.table_unit))
 
   def _prefill(self, w, pool, sched, plan, pool_sh):
     """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,

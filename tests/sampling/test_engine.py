@@ -73,9 +73,8 @@ def test_shared_prompt_pages_stored_once(tiny):
 
 def test_continuous_compilations_bounded(tiny):
   """After a warm-up pass, calls with other prompt lengths and caps compile nothing new."""
-  # 64-token pages (one attention block each): these rows (<= 70 slots) have tables of 1 or
-  # 2 pages, so ten calls meet every program. At the default 32 there are 3 widths and some
-  # rows x width pairs take dozens of random calls to appear.
+  # 64-token pages (one attention block and one table unit each): these rows (<= 70 slots)
+  # have tables of 1 or 2 pages, so ten calls meet every program.
   s = Sampler(tiny.config, tiny.mesh, engine="continuous", decode_slots=4, window=8,
               max_prompt_len=32, prefill_rows=4, page_size=64)
   rng = np.random.default_rng(3)
