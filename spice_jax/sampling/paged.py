@@ -55,10 +55,12 @@ def page_bytes(cfg: ModelConfig, page_size: int, dtype) -> int:
 
 
 def _gather(lc, table):
-  """Rows' pages in logical order: k [B, K, Dh, S], v [B, K, S, Dh]. With one page per row
-  the transpose only moves a unit axis (XLA makes it a reshape); with several it is a copy
-  that on CPU costs more than the take itself (hence one-page blocks, `engine.BLOCK_SLOTS`)."""
+  """Rows' pages in logical order: k [B, K, Dh, S], v [B, K, S, Dh]. One page per row is a
+  plain `take`; several pages also need a transpose copy, which on CPU costs more than the
+  take itself (a block of one page is the engine's default, `engine.BLOCK_SLOTS`)."""
   B, M = table.shape
+  if M == 1:
+    return jnp.take(lc["k"], table[:, 0], axis=0), jnp.take(lc["v"], table[:, 0], axis=0)
   k = jnp.take(lc["k"], table, axis=0)  # [B, M, K, Dh, PG]
   v = jnp.take(lc["v"], table, axis=0)  # [B, M, K, PG, Dh]
   _, _, K, Dh, PG = k.shape
