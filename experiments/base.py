@@ -62,6 +62,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.rl.lr = 1e-6
   c.rl.b1 = 0.9
   c.rl.b2 = 0.95
+  c.rl.adam_eps = 1e-8
   c.rl.weight_decay = 0.0
   c.rl.clip_norm = 1.0
   c.rl.warmup_steps = 0

@@ -52,6 +52,11 @@ def test_run_config_checks_every_section():
   c.rl.advantage, c.rl.micro_rows = "dr_grpo", 0
   with pytest.raises(ConfigError, match=r"config\.rl\.micro_rows: 0: must be >= 1"):
     RunConfig.from_config(c)
+  c.rl.micro_rows, c.rl.adam_eps = 1, 0.0
+  with pytest.raises(ConfigError, match=r"config\.rl\.adam_eps: 0\.0: must be > 0"):
+    RunConfig.from_config(c)
+  c.rl.adam_eps = 1e-3
+  assert RunConfig.from_config(c).rl.optim().eps == 1e-3
 
 
 def test_unknown_override_message():
