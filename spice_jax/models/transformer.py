@@ -51,10 +51,26 @@ def rms_norm(x: jax.Array, scale: jax.Array, eps: float) -> jax.Array:
   return xf * jax.lax.rsqrt(jnp.mean(xf * xf, axis=-1, keepdims=True) + eps) * scale
 
 
-def rope_tables(cfg: ModelConfig, positions: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """positions [B, T] int -> (cos, sin), each [B, T, 1, Dh/2] float32."""
-  ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
-  return jnp.cos(ang)[:, :, None], jnp.sin(ang)[:, :, None]
+def rope_tables(cfg: ModelConfig, positions: jax.Array,
+                table: tuple[jax.Array, jax.Array] | None = None) -> tuple[jax.Array, jax.Array]:
+  """positions [B, T] int -> (cos, sin), each [B, T, 1, Dh/2] float32.
+
+  With `table` (`rope_table`, covering every position) the values are looked up, not
+  computed: XLA fuses cos/sin into each consumer, so computed here they would be
+  recomputed for every head of every layer's q and k (a decode step's largest elementwise
+  cost on CPU). The inference paths build the table once per program."""
+  if table is not None:
+    cos, sin = (jnp.take(t, positions, axis=0, mode="clip") for t in table)
+  else:
+    ang = positions.astype(jnp.float32)[..., None] * rope_inv_freq(cfg)  # [B, T, Dh/2]
+    cos, sin = jnp.cos(ang), jnp.sin(ang)
+  return cos[:, :, None], sin[:, :, None]
+
+
+def rope_table(cfg: ModelConfig, length: int) -> tuple[jax.Array, jax.Array]:
+  """(cos, sin) of positions 0 .. length - 1, each [length, Dh/2] float32."""
+  cos, sin = rope_tables(cfg, jnp.arange(length, dtype=jnp.int32)[None])
+  return cos[0, :, 0], sin[0, :, 0]
 
 
 def rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:

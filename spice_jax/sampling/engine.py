@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spice_jax import parallel
+from spice_jax.models import transformer as layers
 from spice_jax.sampling import forward, paged, requests, scheduler, strategies
 from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
@@ -90,6 +91,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
   B, M = table.shape
   S = M * page_size
   key_impl = jax.random.key_impl(jax.random.key(0))
+  rope = layers.rope_table(cfg, S)  # once per window, outside the loop
 
   def body(carry):
     i, pool, st, toks, lps, mlps = carry
@@ -100,7 +102,7 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     mask = (s < st.base[:, None]) | ((s >= st.start[:, None]) & (s <= slot[:, None]))
     hidden, pool = paged.forward_paged(w, cfg, st.last[:, None], (st.pos0 + st.step)[:, None],
                                        pool, table, page, (slot % page_size)[:, None],
-                                       mask[:, None, :], block_pages)
+                                       mask[:, None, :], block_pages, rope)
     logits = forward.logits(w, hidden[:, 0])
     keys = jax.random.wrap_key_data(st.keys, impl=key_impl)
     u = jax.vmap(lambda k, j: jax.random.uniform(jax.random.fold_in(k, j)))(keys, st.step)

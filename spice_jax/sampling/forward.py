@@ -185,7 +185,7 @@ def attend_cached(q, ck, cv, bias):
 
 
 def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, kv_mask,
-            prefill: bool, row_map: bool = False):
+            prefill: bool, row_map: bool = False, rope=None):
   """Runs the model over `tokens`, writing their k/v into the cache.
 
   Args:
@@ -198,6 +198,8 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
     prefill: the cache is empty before slot cache_index = 0, so attention runs over the T
       new keys only, causally chunked (see `_attend_prompt`).
     row_map: prefill attention one row at a time (faster on CPU; unsharded batch only).
+    rope: `layers.rope_table` covering every position (a decode loop builds it once,
+      outside the loop); default: built here for the cache's S slots (positions < S).
 
   Returns:
     (hidden [B, T, D] f32 after the final norm, new cache).
@@ -205,7 +207,9 @@ def forward(w, cfg: ModelConfig, tokens, positions, cache: Cache, cache_index, k
   B, T = tokens.shape
   H, K, Dh = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
   x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
-  cos, sin = layers.rope_tables(cfg, positions)
+  if rope is None:
+    rope = layers.rope_table(cfg, kv_mask.shape[1])
+  cos, sin = layers.rope_tables(cfg, positions, rope)
   dt = cache[0]["k"].dtype
   if prefill:
     slots = jnp.arange(T)

@@ -101,7 +101,7 @@ def attend_pages(q, lc, table, bias, block_pages: int):
 
 
 def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, write_page,
-                  write_off, key_mask, block_pages: int):
+                  write_off, key_mask, block_pages: int, rope=None):
   """Runs the model over `tokens`, writing their k/v into the pool, attending through pages.
 
   Args:
@@ -113,12 +113,17 @@ def forward_paged(w, cfg: ModelConfig, tokens, positions, pool: Pool, table, wri
     write_page, write_off: [B, T] int32, where each new token's k/v goes (page 0 = discard).
     key_mask: [B, T, M * PG] bool, which logical slots each query may attend (the new
       tokens' own slots included: they are written before attention).
+    rope: `layers.rope_table` covering every position (a decode window builds it once,
+      outside its loop); default: built here for the table's M * PG slots (a position is
+      never past its logical slot).
 
   Returns:
     (hidden [B, T, D] f32 after the final norm, new pool).
   """
   x = jnp.take(w["embed"], tokens, axis=0).astype(jnp.float32)  # [B, T, D]
-  cos, sin = layers.rope_tables(cfg, positions)
+  if rope is None:
+    rope = layers.rope_table(cfg, key_mask.shape[-1])
+  cos, sin = layers.rope_tables(cfg, positions, rope)
   dt = pool[0]["k"].dtype
   bias = layers.mask_bias(key_mask)
   new_pool = []

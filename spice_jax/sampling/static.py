@@ -13,6 +13,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from spice_jax.models import transformer as layers
 from spice_jax.sampling import forward, strategies
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def decode(s, params, cache, state: DecodeState, ctl: Controls, *, shapes: Shape
   """Runs the decode while_loop(s) until all rows are done or max_new tokens were made."""
   P = shapes.prompt
   w = forward.prepare(params, s.cfg, s._compute_dt)
+  rope = layers.rope_table(s.cfg, P + shapes.new)  # once, outside the loops
 
   def cond_for(end):
     def cond(carry):
@@ -155,7 +157,7 @@ def decode(s, params, cache, state: DecodeState, ctl: Controls, *, shapes: Shape
       slot = P + st.step - 1
       pos = (slot - ctl.pad_len)[:, None]
       hidden, cache = forward.forward(w, s.cfg, st.last[:, None], pos, cache, slot,
-                                      kv_mask, prefill=False)
+                                      kv_mask, prefill=False, rope=rope)
       logits = forward.logits(w, hidden[:, 0])
       tok, lp, mlp = strategies.sample(logits, uniforms(s, ctl.row_keys, st.step),
                                        ctl.temperature, ctl.top_k, ctl.top_p, strategy)

@@ -88,6 +88,24 @@ def test_rope_llama3_scaling_matches_transformers():
   np.testing.assert_allclose(transformer.rope_inv_freq(cfg), inv.numpy(), rtol=1e-6)
 
 
+def test_rope_table_lookup_equals_direct_rotation():
+  """The inference paths look RoPE cos/sin up in `rope_table`; the training path computes
+  them. Both against float64 numpy, at positions up to the table's end."""
+  cfg = models.PRESETS["llama-3.1-8b"]
+  positions = jnp.array([[0, 1, 7], [4095, 1000, 3]], jnp.int32)
+  table = transformer.rope_table(cfg, 4096)
+  assert table[0].shape == (4096, cfg.head_dim // 2)
+  # The f32 angle (as in transformers), then cos/sin in float64.
+  ang = np.asarray(positions, np.float32)[..., None] * transformer.rope_inv_freq(cfg).astype(
+      np.float32)
+  for got in (transformer.rope_tables(cfg, positions),
+              transformer.rope_tables(cfg, positions, table)):
+    np.testing.assert_allclose(np.asarray(got[0])[:, :, 0], np.cos(ang.astype(np.float64)),
+                               atol=2e-6)
+    np.testing.assert_allclose(np.asarray(got[1])[:, :, 0], np.sin(ang.astype(np.float64)),
+                               atol=2e-6)
+
+
 def test_presets_have_published_sizes():
   # Parameter counts of the public checkpoints (to 1%).
   expect = {"smollm2-135m-instruct": 134.5e6, "qwen3-0.6b": 596e6, "qwen3-4b": 4.02e9,
