@@ -19,7 +19,6 @@ import collections
 import glob
 import os
 import re
-import sys
 import tempfile
 import time
 
@@ -29,6 +28,7 @@ os.environ["XLA_FLAGS"] = " ".join([
     os.environ.get("XLA_FLAGS", ""), "--xla_cpu_enable_xprof_traceme=true",
     f"--xla_dump_to={_DUMP}", "--xla_dump_hlo_as_text"]).strip()
 
+import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 _MODEL = flags.DEFINE_string("model", "smollm2-135m-instruct",
@@ -85,7 +85,6 @@ def main(argv):
 
   model = models.load(_MODEL.value, seed=0)
   cfg = model.config
-  import numpy as np
   prompts = np.random.default_rng(0).integers(3, cfg.vocab_size,
                                               (_BATCH.value, _PROMPT.value)).tolist()
   smp = sampling.Sampler(cfg, model.mesh, dtype=_DTYPE.value, engine=_ENGINE.value)
@@ -125,4 +124,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  app.run(main)
