@@ -88,6 +88,18 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.sampler_batch = 256           # rows per sampler call (the sampler pads/buckets)
   c.train.sampling = "global"           # "host_local": each host plays its own documents
 
+  # The sampling engine (spice_jax/sampling/config.py, EngineConfig): trainer and evaluation.
+  c.engine = ml_collections.ConfigDict()
+  c.engine.engine = "continuous"        # "continuous" (slots over paged KV) | "static"
+  c.engine.slots = 64                   # decode slots (rows decoded at once)
+  c.engine.window = 16                  # decode steps per device loop
+  c.engine.page_size = 32               # tokens per KV page
+  c.engine.kv_pages = 0                 # pool pages; 0 = enough for every slot, capped by:
+  c.engine.hbm_fraction = 0.9           # device memory (resident + pool) the pool may fill
+  c.engine.kv_dtype = "auto"            # "auto" (bf16 on accelerators, f32 on CPU) | dtype
+  c.engine.prefill_chunk = 256          # prompt tokens per prefill program
+  c.engine.prefill_rows = 8             # prompts per prefill program
+
   # Guardrails (spice_jax/guard.py): detectors over every iteration's metrics, each with an
   # action: "warn" | "skip_update" | "rollback" (to the last checkpoint marked good) | "off".
   c.guard = guard.default_config()

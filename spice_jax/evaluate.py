@@ -190,6 +190,18 @@ def load_model(source: str, *, step: int | None = None, mesh=None, dtype: str = 
   return model, template, label
 
 
+def engine_settings(source: str):
+  """The sampling engine settings for `source`: a run directory's `config.engine` (as it
+  trained), else the defaults (`sampling.config.EngineConfig`)."""
+  from spice_jax.sampling.config import EngineConfig
+  source, at_step = split_step(source)
+  if not is_run_dir(source):
+    return EngineConfig()
+  from spice_jax.utils import checkpointing
+  meta = checkpointing.read_meta(source, at_step)[1]
+  return EngineConfig.from_config((meta.get("config") or {}).get("engine", {}))
+
+
 def _unique_labels(labels: Sequence[str]) -> list[str]:
   seen: dict[str, int] = {}
   out = []
@@ -208,12 +220,13 @@ def _safe(label: str) -> str:
 
 def evaluate_model(model, label: str, items: Sequence[bench_lib.Item],
                    protocol: runner_lib.Protocol, out: str, *, pool=None,
-                   progress: bool = False) -> runner_lib.EvalResult:
-  """Runs `items` on a loaded model and writes `<out>/<label>/outputs.jsonl` + summary."""
+                   progress: bool = False, engine=None) -> runner_lib.EvalResult:
+  """Runs `items` on a loaded model and writes `<out>/<label>/outputs.jsonl` + summary.
+  engine: sampling engine settings (`sampling.config.EngineConfig`; None = defaults)."""
   from spice_jax import sampling
 
   def generate_fn(prompts, **kw):
-    return sampling.generate(model, prompts, **kw)
+    return sampling.generate(model, prompts, settings=engine, **kw)
 
   res = runner_lib.run_items(generate_fn, model.tokenizer, items, protocol,
                              max_seq_len=model.config.max_seq_len, pool=pool,
@@ -283,7 +296,8 @@ def run_eval(sources: Sequence[str], benchmarks: Sequence[str], out: str, *,
           aime_top_p=aime_top_p, batch_size=batch_size, seed=seed, template_dir=template_dir)
       logging.info("evaluating %s (%s) on %d items, template %s", label, src, len(items),
                    protocol.template)
-      res = evaluate_model(model, label, items, protocol, out, pool=pool, progress=progress)
+      res = evaluate_model(model, label, items, protocol, out, pool=pool, progress=progress,
+                           engine=engine_settings(src))
       results[label] = res.accuracy
       stats[label] = dict(res.stats, load_seconds=load_s, source=src,
                           template=protocol.template)

@@ -13,6 +13,7 @@ from typing import Any
 
 from spice_jax import guard as guard_lib
 from spice_jax.rl.config import RLConfig
+from spice_jax.sampling.config import EngineConfig
 from spice_jax.spice.config import FIXED_CHALLENGERS, SpiceConfig
 from spice_jax.utils import configs, fs
 from spice_jax.utils.configs import ConfigError
@@ -126,7 +127,8 @@ class TrainSection:
 
 
 SECTIONS = {"model": ModelSection, "mesh": MeshSection, "corpus": CorpusSection,
-            "spice": SpiceConfig, "rl": RLConfig, "train": TrainSection}
+            "spice": SpiceConfig, "rl": RLConfig, "train": TrainSection,
+            "engine": EngineConfig}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +141,7 @@ class RunConfig:
   rl: RLConfig
   train: TrainSection
   guard: Any
+  engine: EngineConfig = EngineConfig()
 
   @classmethod
   def from_config(cls, config: Any) -> "RunConfig":
@@ -147,7 +150,7 @@ class RunConfig:
       if k not in known:
         raise ConfigError(configs.unknown_field_message(
             k, configs.flat_keys(config) + known))
-    parts = {name: (section.from_config(config[name]) if hasattr(section, "from_config")
+    parts = {name: (section.from_config(config.get(name, {})) if hasattr(section, "from_config")
                     else configs.from_section(section, config.get(name, {}), name))
              for name, section in SECTIONS.items()}
     try:

@@ -147,7 +147,7 @@ def setup(config, workdir: str) -> Run:
     raise ConfigError(f"config.spice.num_docs: {sp.num_docs} documents do not split evenly "
                       f"over {jax.process_count()} processes (train.sampling='host_local')")
   sample_mesh = hosts.local_mesh() if rc.train.sampling == "host_local" else mesh
-  sampler = Sampler(model.config, sample_mesh, dtype=dtype)
+  sampler = Sampler(model.config, sample_mesh, dtype=dtype, **rc.engine.sampler_kwargs())
   policy = selfplay_lib.Actor(sampler, model.tokenizer, sp.chat_layout, model.stop_ids)
   if sp.challenger == "policy":
     challenger = policy
@@ -159,7 +159,8 @@ def setup(config, workdir: str) -> Run:
     strong = models.load(sp.challenger, mesh=sample_mesh, dtype=dtype)
     if strong.tokenizer is None:
       raise ConfigError(f"config.spice.challenger: {sp.challenger!r} has no tokenizer")
-    challenger = selfplay_lib.Actor(Sampler(strong.config, sample_mesh, dtype=dtype),
+    challenger = selfplay_lib.Actor(Sampler(strong.config, sample_mesh, dtype=dtype,
+                                            **rc.engine.sampler_kwargs()),
                                     strong.tokenizer, sp.chat_layout, strong.stop_ids,
                                     params=strong.params)
   pool = verify_lib.VerifierPool(sp.verify_workers, timeout=sp.verify_timeout)

@@ -265,6 +265,7 @@ def hooks_from_workdir(workdir: str, *, mesh=None, num_answers: int | None = Non
   """
   import ml_collections
   from spice_jax.sampling import Sampler
+  from spice_jax.sampling.config import EngineConfig
   from spice_jax.spice.config import SpiceConfig
   from spice_jax.spice import selfplay as selfplay_lib
   from spice_jax.spice import verify as verify_lib
@@ -280,7 +281,8 @@ def hooks_from_workdir(workdir: str, *, mesh=None, num_answers: int | None = Non
   model0, step0 = checkpointing.load_params(workdir, first_step, mesh=mesh)
   cache: dict[int, Any] = {int(step0): model0.params}
   tok = model0.tokenizer
-  sampler = Sampler(model0.config, model0.mesh, dtype=model0.dtype)
+  sampler = Sampler(model0.config, model0.mesh, dtype=model0.dtype,
+                    **EngineConfig.from_config(config.get("engine", {})).sampler_kwargs())
   actor = selfplay_lib.Actor(sampler, tok, sp.chat_layout, model0.stop_ids)
   pool = pool or verify_lib.default_pool()
   sp_obj = selfplay_lib.SelfPlay(sp, policy=actor, challenger=actor, pool=pool, grounded=True,

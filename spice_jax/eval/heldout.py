@@ -15,10 +15,12 @@ from spice_jax.eval import runner
 
 
 def accuracy(model, items: Sequence, *, template: str = "chat", max_new_tokens: int = 48,
-             batch_size: int = 256, pool=None) -> dict[str, float]:
-  """Greedy accuracy of `model` (a `models.Model`) on `items`, per benchmark and overall."""
+             batch_size: int = 256, pool=None, engine=None) -> dict[str, float]:
+  """Greedy accuracy of `model` (a `models.Model`) on `items`, per benchmark and overall.
+  engine: the sampling engine's settings (`sampling.config.EngineConfig`; None: defaults)."""
   from spice_jax.sampling import Sampler
-  sampler = Sampler(model.config, model.mesh, dtype=model.dtype)
+  sampler = Sampler(model.config, model.mesh, dtype=model.dtype,
+                    **(engine.sampler_kwargs() if engine is not None else {}))
   stop = tuple(model.stop_ids)
 
   def generate_fn(prompts, **kw):
@@ -42,10 +44,15 @@ def _by_set(items: Sequence, correct: Sequence[bool]) -> dict[str, float]:
 
 def run_curve(workdir: str, items: Sequence, *, steps: Sequence[int] | None = None,
               **kw) -> dict[int, dict[str, float]]:
-  """`accuracy` at every (or the given) checkpoint step of a training run directory."""
+  """`accuracy` at every (or the given) checkpoint step of a training run directory (with
+  the run's engine settings unless `engine` is given)."""
   from spice_jax.eval import coevolution
+  from spice_jax.sampling.config import EngineConfig
   from spice_jax.utils import checkpointing
   out = {}
+  if "engine" not in kw:
+    meta_config = checkpointing.read_meta(workdir)[1].get("config") or {}
+    kw["engine"] = EngineConfig.from_config(meta_config.get("engine", {}))
   for s in (steps if steps is not None else coevolution.checkpoint_steps(workdir)):
     model, _ = checkpointing.load_params(workdir, s)
     out[int(s)] = accuracy(model, items, **kw)

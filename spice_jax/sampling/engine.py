@@ -44,6 +44,7 @@ import numpy as np
 
 from spice_jax import parallel
 from spice_jax.models import transformer as layers
+from spice_jax.sampling import config as config_lib
 from spice_jax.sampling import forward, paged, requests, scheduler, strategies
 from spice_jax.utils.shapes import geometric_at_least, pow2_at_least
 
@@ -175,7 +176,8 @@ class ContinuousEngine:
   """The continuous path of a `Sampler` (shares its config, mesh and compile cache)."""
 
   def __init__(self, sampler, *, slots: int = 64, window: int = 16, page_size: int = 32,
-               kv_pages: int | None = None, prefill_chunk: int = 256, prefill_rows: int = 8):
+               kv_pages: int | None = None, prefill_chunk: int = 256, prefill_rows: int = 8,
+               hbm_fraction: float = 0.9):
     for name, val in (("decode_slots", slots), ("window", window), ("page_size", page_size),
                       ("prefill_chunk", prefill_chunk), ("prefill_rows", prefill_rows)):
       if not isinstance(val, (int, np.integer)) or val < 1:
@@ -183,6 +185,9 @@ class ContinuousEngine:
     self.s = sampler
     self.slots, self.window, self.page_size = slots, window, page_size
     self.kv_pages, self.prefill_chunk, self.prefill_rows = kv_pages, prefill_chunk, prefill_rows
+    if not 0.0 < hbm_fraction <= 1.0:
+      raise ValueError(f"hbm_fraction must be in (0, 1], got {hbm_fraction!r}")
+    self.hbm_fraction = hbm_fraction
     self.block_pages = max(1, BLOCK_SLOTS // page_size)
     # Pages per table unit: whole attention blocks, at least TABLE_SLOTS slots.
     self.table_unit = self.block_pages * max(1, TABLE_SLOTS // (page_size * self.block_pages))
@@ -190,7 +195,8 @@ class ContinuousEngine:
 
   def _pool_pages(self, prompts, caps, B: int) -> int:
     """Pool size: `kv_pages`, or enough for B rows of distinct prompts, rounded up to a
-    power of two and never shrinking across calls (one pool program per size)."""
+    power of two and never shrinking across calls (one pool program per size), capped by
+    what `hbm_fraction` of a device's memory leaves (where the device reports it)."""
     if self.kv_pages:
       return int(self.kv_pages)
     PG = self.page_size
@@ -198,7 +204,18 @@ class ContinuousEngine:
     worst_prompts = min(sum(prompt_pages), B * max(prompt_pages))
     need = pow2_at_least(1 + worst_prompts + B * scheduler.pages_for(int(max(caps)), PG), 16)
     self._auto_pages = max(need, getattr(self, "_auto_pages", 0))
-    return self._auto_pages
+    return min(self._auto_pages, self._memory_pages())
+
+  def _memory_pages(self) -> int:
+    """The most pool pages `hbm_fraction` of the first device's memory allows next to what
+    is resident now, in a power-of-two bucket (a large int where memory is not reported)."""
+    budget = config_lib.device_budget(self.s.mesh.devices.flat[0], self.hbm_fraction)
+    if budget is None:
+      return 1 << 62
+    s = self.s
+    per_device = paged.page_bytes(s.cfg, self.page_size, s._cache_dt) // s.mesh.shape["tensor"]
+    pages = config_lib.pages_in_budget(budget, per_device)
+    return max(2, 1 << (pages.bit_length() - 1)) if pages >= 2 else 2
 
   def _spec(self, shape, batch: bool):
     names = (("batch",) if batch else (None,)) + (None,) * (len(shape) - 1)

@@ -78,7 +78,9 @@ class Sampler:
       "static" (one padded batch per call). Both give the same tokens for the same seed.
     decode_slots, window, page_size, kv_pages, prefill_chunk, prefill_rows: continuous
       engine settings (slots, decode steps per device loop, tokens per KV page, pool pages
-      (None = enough for every slot), prompt tokens per prefill chunk, prompts per chunk).
+      (None = enough for every slot, capped by `hbm_fraction` of device memory where the
+      device reports it), prompt tokens per prefill chunk, prompts per chunk); see
+      `sampling.config.EngineConfig` (`config.engine`), whose `sampler_kwargs()` fills them.
     max_prompt_len: longest prompt accepted (default cfg.max_seq_len); longer prompts raise
       `PromptError` (the caller decides how to shorten them).
     min_prompt_bucket: smallest prompt-length bucket.
@@ -102,7 +104,7 @@ class Sampler:
                prefill_tokens: int = 2048, decode_phases: int = 3,
                engine: str = DEFAULT_ENGINE, decode_slots: int = 64, window: int = 16,
                page_size: int = 32, kv_pages: int | None = None, prefill_chunk: int = 256,
-               prefill_rows: int = 8):
+               prefill_rows: int = 8, hbm_fraction: float = 0.9):
     if cache_dtype is None:
       cache_dtype = "float32" if jax.default_backend() == "cpu" else "bfloat16"
     if engine not in ENGINES:
@@ -129,7 +131,7 @@ class Sampler:
     self.engine = "static" if self.spans_processes else engine
     self._continuous = engine_lib.ContinuousEngine(
         self, slots=decode_slots, window=window, page_size=page_size, kv_pages=kv_pages,
-        prefill_chunk=prefill_chunk, prefill_rows=prefill_rows)
+        prefill_chunk=prefill_chunk, prefill_rows=prefill_rows, hbm_fraction=hbm_fraction)
     self.num_compilations = 0
     self.compile_seconds = 0.0
     self.last_timing: dict[str, Any] = {}
@@ -362,22 +364,24 @@ def _get(tree):
 
 
 @functools.lru_cache(maxsize=8)
-def _sampler_for(cfg: ModelConfig, mesh, dtype: str) -> Sampler:
-  """One Sampler (and so one set of compiled programs) per (architecture, mesh, dtype)."""
-  return Sampler(cfg, mesh, dtype=dtype)
+def _sampler_for(cfg: ModelConfig, mesh, dtype: str, settings=None) -> Sampler:
+  """One Sampler (and so one set of compiled programs) per (architecture, mesh, dtype,
+  engine settings: a `sampling.config.EngineConfig` or None for the defaults)."""
+  return Sampler(cfg, mesh, dtype=dtype, **(settings.sampler_kwargs() if settings else {}))
 
 
 def generate(model, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
              temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
              seed: int | jax.Array = 0, stop_ids: Sequence[int] | None = None,
-             engine: str | None = None) -> SampleOutput:
+             engine: str | None = None, settings=None) -> SampleOutput:
   """Samples from a loaded `spice_jax.models.Model`.
 
   Convenience over `Sampler` (which takes params explicitly). `stop_ids` defaults to
   `model.stop_ids`; pass () to never stop early. Compiled programs are reused across calls
-  with the same config, mesh and compute dtype. `engine` overrides the default engine.
+  with the same config, mesh, compute dtype and `settings` (an `EngineConfig`, None = the
+  defaults). `engine` overrides the engine for this call.
   """
-  sampler = _sampler_for(model.config, model.mesh, model.dtype)
+  sampler = _sampler_for(model.config, model.mesh, model.dtype, settings)
   stop = model.stop_ids if stop_ids is None else tuple(stop_ids)
   return sampler(model.params, prompts, max_new_tokens=max_new_tokens,
                  temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop_ids=stop,
