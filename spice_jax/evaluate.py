@@ -142,9 +142,12 @@ def load_items(benchmarks: Sequence[str], *, data_dir: str | None = None,
 
 def is_run_dir(source: str) -> bool:
   """A training run / checkpoint directory (not an HF model directory)."""
-  return (os.path.isdir(source) and not os.path.exists(os.path.join(source, "config.json"))
-          and (os.path.isdir(os.path.join(source, "checkpoints"))
-               or any(d.isdigit() for d in os.listdir(source))))
+  if not os.path.isdir(source):
+    return False
+  if os.path.isdir(os.path.join(source, "checkpoints")):   # a trainer workdir
+    return True
+  return (not os.path.exists(os.path.join(source, "config.json"))   # HF dirs have one
+          and any(d.isdigit() for d in os.listdir(source)))
 
 
 def split_step(source: str) -> tuple[str, int | None]:
@@ -344,6 +347,8 @@ def main(argv):
   if not _OUT.value:
     raise app.UsageError("--out is required")
   out = os.path.abspath(_OUT.value)
+  from spice_jax.utils import cli
+  log = cli.log_to_file(out)           # library INFO -> log.txt; the terminal keeps the bars
   try:
     if _CO_WORKDIR.value:
       paths = run_coevolution(
@@ -376,7 +381,7 @@ def main(argv):
           f"{st['seconds']:.1f}s -> {st['items_per_s']:.3f} items/s, "
           f"{st['generated_tokens_per_s']:.1f} generated tokens/s (model load "
           f"{st['load_seconds']:.1f}s)")
-  print("outputs:", ", ".join(f"{k}={v}" for k, v in res["paths"].items()))
+  print("outputs:", ", ".join(f"{k}={v}" for k, v in res["paths"].items()), f"log={log}")
 
 
 if __name__ == "__main__":

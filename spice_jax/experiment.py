@@ -164,13 +164,8 @@ def run(cfg, workdir: str) -> dict:
 
 def _log_to_file(workdir: str) -> None:
   """absl/orbax/TFDS INFO chatter -> <workdir>/log.txt; the terminal keeps warnings."""
-  import logging as py_logging
-  os.makedirs(workdir, exist_ok=True)
-  handler = logging.get_absl_handler()
-  handler.python_handler.stream = open(os.path.join(workdir, "log.txt"), "a")
-  logging.set_verbosity(logging.INFO)
-  for name in ("jax", "absl", "orbax", "tensorflow"):
-    py_logging.getLogger(name).setLevel(py_logging.WARNING)
+  from spice_jax.utils import cli
+  cli.log_to_file(workdir)
 
 
 def main(argv):

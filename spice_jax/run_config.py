@@ -9,7 +9,9 @@ Unknown fields anywhere raise `ConfigError` naming the nearest known field.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import json
+import os
+from typing import Any, Mapping
 
 from spice_jax import guard as guard_lib
 from spice_jax.rl.config import RLConfig
@@ -163,3 +165,109 @@ class RunConfig:
                  "spice.challenger", f"{sp.challenger!r}: policy | initial | an existing "
                  "model source")
     return run
+
+
+# ------------------------------------------------------------------------ resume
+
+# Fields a resumed run cannot change: the checkpoint holds state that means something only
+# under the value it was saved with. Everything else (learning rate, iterations, SPICE and
+# guard settings, dtype, the mesh shape: orbax restores onto the new mesh's shardings) may
+# change at a resume; the change is recorded (an audit event `config_changed` and the
+# earlier config kept as `config.<step>.json`).
+FIXED_AT_RESUME = {
+    "model.source": "the checkpoint's parameters and tokenizer are this model's",
+    "model.arch": "the checkpoint's parameters have this architecture",
+    "corpus.enabled": "the saved data-iterator position belongs to this corpus",
+    "corpus.data_dir": "the saved data-iterator position belongs to this corpus",
+    "corpus.build_demo": "the saved data-iterator position belongs to this corpus",
+    "corpus.weights": "the saved data-iterator position belongs to this corpus mixture",
+}
+
+
+def _clip_on(v) -> bool:
+  return v is not None and float(v) > 0
+
+
+# Fields whose value may change but not in a way that changes the optimizer state's tree:
+# gradient clipping on/off adds or removes a link of the optax chain.
+STRUCTURE_AT_RESUME = {
+    "rl.clip_norm": (_clip_on, "switching gradient clipping on or off changes the "
+                               "optimizer state's structure"),
+}
+
+
+def flat_dict(d: Mapping, prefix: str = "") -> dict[str, Any]:
+  """{"a": {"b": 1}} -> {"a.b": 1} (mappings flattened; lists and scalars are leaves)."""
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, Mapping) and v:
+      out.update(flat_dict(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
+def config_diff(old: Mapping, new: Mapping) -> dict[str, list]:
+  """Dotted field -> [old value, new value] for every field that differs (None: absent)."""
+  a, b = flat_dict(old), flat_dict(new)
+  return {k: [a.get(k), b.get(k)] for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def _same_place(a, b) -> bool:
+  """Two model/corpus sources naming the same local directory count as equal."""
+  if a == b or not (isinstance(a, str) and isinstance(b, str)):
+    return a == b
+  return (fs.is_local(a) and fs.is_local(b) and os.path.exists(a)
+          and os.path.realpath(a) == os.path.realpath(b))
+
+
+def check_resume(old: Mapping, new: Mapping) -> dict[str, list]:
+  """The diff of a resumed run's config against the one its checkpoint ran with.
+
+  Raises ConfigError naming the first field the checkpoint cannot honour.
+  """
+  diff = config_diff(old, new)
+  for name, (was, now) in diff.items():
+    if name in FIXED_AT_RESUME and not _same_place(was, now):
+      raise ConfigError(f"config.{name}: {now!r} differs from {was!r} that the checkpoint "
+                        f"was trained with ({FIXED_AT_RESUME[name]}); start a new workdir")
+    if name in STRUCTURE_AT_RESUME:
+      key, why = STRUCTURE_AT_RESUME[name]
+      configs.need(key(was) == key(now), name, f"{now!r} differs from {was!r} that the "
+                   f"checkpoint was trained with ({why}); start a new workdir")
+  return diff
+
+
+CONFIG_FILE = "config.json"
+
+
+def resume_diff(config: Any, workdir: str) -> dict[str, list] | None:
+  """Checks `config` against the workdir's recorded config when it has checkpoints.
+
+  Returns the diff (maybe empty), or None for a fresh workdir. Reads only small files, so
+  a refused change fails before any model is loaded.
+  """
+  recorded = fs.path(fs.join(workdir, CONFIG_FILE))
+  ckpts = fs.path(fs.join(workdir, "checkpoints"))
+  if not (recorded.exists() and ckpts.is_dir()
+          and any(d.name.isdigit() for d in ckpts.iterdir())):
+    return None
+  return check_resume(json.loads(recorded.read_text()),
+                      json.loads(config.to_json_best_effort()))
+
+
+def save_config(config: Any, workdir: str, *, step: int | None = None,
+                diff: Mapping | None = None) -> str | None:
+  """Writes config.json; on a resume that changed it, first keeps the earlier one.
+
+  Returns the path the earlier config was kept at (None when nothing changed).
+  """
+  kept = None
+  if step is not None and diff:
+    n, kept = 0, fs.join(workdir, f"config.{step}.json")
+    while fs.path(kept).exists():
+      n += 1
+      kept = fs.join(workdir, f"config.{step}.{n}.json")
+    fs.write_text_atomic(kept, fs.path(fs.join(workdir, CONFIG_FILE)).read_text())
+  fs.write_text_atomic(fs.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2))
+  return kept

@@ -181,13 +181,15 @@ def main(argv):
   if _CONFIG.value is None or not _WORKDIR.value:
     raise app.UsageError("--config and --workdir are required")
   workdir = os.path.abspath(_WORKDIR.value)
+  from spice_jax.utils import cli
+  log = cli.log_to_file(workdir)       # library INFO -> log.txt; the terminal keeps the bar
   try:
     out = train(_CONFIG.value, workdir)
   except SFTConfigError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(f"warm start: {out['steps']} steps, final loss {out['loss']:.4f}; model source: "
-        f"{workdir}")
+        f"{workdir} (log: {log})")
 
 
 if __name__ == "__main__":

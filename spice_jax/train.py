@@ -125,8 +125,9 @@ def setup(config, workdir: str) -> Run:
                                           m.process_id if m.process_id >= 0 else None)
   mesh = parallel.make_mesh(m.shape)
   fs.path(workdir).mkdir(parents=True, exist_ok=True)
-  if jax.process_index() == 0:
-    (fs.path(workdir) / "config.json").write_text(config.to_json_best_effort(indent=2))
+  # A resume checks the config against the recorded one (refusing what the checkpoint
+  # cannot honour) before any heavy work; config.json is written once the start is known.
+  changes = run_config.resume_diff(config, workdir)
 
   dtype = rc.model.dtype
   model = models.load(rc.model.source, mesh=mesh, dtype=dtype, seed=rc.seed)
@@ -194,9 +195,17 @@ def setup(config, workdir: str) -> Run:
     run.start = step
     writer.truncate_after(step)
     audit.truncate_after(step)
+    if jax.process_index() == 0:
+      kept = run_config.save_config(config, workdir, step=step, diff=changes)
+      if changes:
+        audit.event(step, "config_changed", changes=changes, previous=kept)
+        logging.warning("config changed at the resume from iteration %d: %s (earlier "
+                        "config kept as %s)", step, ", ".join(changes), kept)
     audit.event(step, "resume", checkpoint=f"{ckpt.directory}/{restored[0]}")
     logging.info("resumed from %s/%d", ckpt.directory, restored[0])
   else:
+    if jax.process_index() == 0:
+      run_config.save_config(config, workdir)
     # The initial model is the first good checkpoint: a rollback can always land somewhere.
     ckpt.save(0, run.state.params, _opt_tree(run.state), _meta(run, 0))
     ckpt.mark_good(0)
@@ -427,6 +436,8 @@ def main(argv):
     raise app.UsageError("--config and --workdir are required")
   workdir = _WORKDIR.value  # a URI (gs://...) stays one; a local path becomes absolute
   workdir = os.path.abspath(workdir) if fs.is_local(workdir) else workdir
+  pid = int(_CONFIG.value.mesh.get("process_id", -1))
+  log = cli.log_to_file(workdir, "log.txt" if pid <= 0 else f"log.p{pid}.txt")
   try:
     train(_CONFIG.value, workdir)
   except ConfigError as e:
@@ -438,7 +449,8 @@ def main(argv):
     print(f"checkpoints   : {fs.join(workdir, 'checkpoints')}")
     print(f"metrics       : {fs.join(workdir, 'metrics.jsonl')} (+ tensorboard/)")
     print(f"audit trail   : {fs.join(workdir, 'audit', 'tasks.jsonl')}")
-    print(f"plots         : {fs.join(workdir, 'plots', 'curves.png')}\n")
+    print(f"plots         : {fs.join(workdir, 'plots', 'curves.png')}")
+    print(f"log           : {log}\n")
     print(metrics_lib.summary_table(workdir))
   if jax.process_count() > 1:
     # Leave the distributed service now, not from interpreter teardown (where the other

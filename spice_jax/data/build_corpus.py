@@ -131,10 +131,13 @@ def specs_from_flags(fv: flags.FlagValues) -> list[corpus_lib.SourceSpec]:
   return [dataclasses.replace(s, weight=weights.get(s.name, s.weight)) for s in specs]
 
 
-def _main(fv: flags.FlagValues) -> int:
+def _main(fv: flags.FlagValues, *, log_file: bool = False) -> int:
   try:
     if not fv.data_dir:
       raise corpus_lib.CorpusError("--data_dir is required")
+    if log_file:   # library INFO -> <data_dir>/build_log.txt; the terminal keeps the bar
+      from spice_jax.utils import cli
+      cli.log_to_file(fv.data_dir, "build_log.txt")
     report = corpus_lib.build(
         specs_from_flags(fv), fv.data_dir, fv.tokenizer, max_doc_tokens=fv.max_doc_tokens,
         max_doc_bytes=fv.max_doc_bytes, dedup=fv.dedup, overwrite=fv.overwrite,
@@ -156,4 +159,4 @@ def run(argv: list[str]) -> int:
 
 if __name__ == "__main__":
   define_flags(flags.FLAGS)
-  app.run(lambda argv: _main(flags.FLAGS))
+  app.run(lambda argv: _main(flags.FLAGS, log_file=True))

@@ -35,7 +35,7 @@ class Checkpointer:
   def __init__(self, directory: str, *, max_to_keep: int = 3, keep_period: int | None = None,
                async_save: bool = True):
     # Local paths absolute (orbax wants them so); URIs (gs://...) as given.
-    self.directory = os.path.abspath(directory) if fs.is_local(directory) else str(directory)
+    self.directory = fs.absolute(directory)
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(
@@ -133,14 +133,23 @@ def checkpoint_dir(workdir: str) -> str:
 
 
 def read_meta(workdir_or_ckpt: str, step: int | None = None) -> tuple[int, dict, str]:
-  """(step, meta, checkpoint root) of the newest (or given) step, without touching arrays."""
-  root = fs.path(workdir_or_ckpt)
+  """(step, meta, checkpoint root) of the newest (or given) step, without touching arrays.
+
+  `workdir_or_ckpt` may be relative (to the working directory); the root returned is
+  absolute. A missing directory, step or checkpoint is a FileNotFoundError in one line.
+  """
+  root = fs.path(fs.absolute(workdir_or_ckpt))
+  if not root.is_dir():
+    raise FileNotFoundError(f"{workdir_or_ckpt}: no such run directory ({root})")
   if (root / "checkpoints").is_dir():
     root = root / "checkpoints"
-  steps = sorted(int(d.name) for d in root.iterdir() if d.name.isdigit()) if root.is_dir() else []
+  steps = sorted(int(d.name) for d in root.iterdir() if d.name.isdigit())
   if not steps:
-    raise FileNotFoundError(f"{workdir_or_ckpt}: no checkpoints found")
-  step = steps[-1] if step is None else step
+    raise FileNotFoundError(f"{workdir_or_ckpt}: no checkpoints found in {root}")
+  step = steps[-1] if step is None else int(step)
+  if step not in steps:
+    raise FileNotFoundError(f"{workdir_or_ckpt}: no checkpoint of step {step} (steps: "
+                            f"{', '.join(map(str, steps))})")
   meta = json.loads((root / str(step) / "meta" / "metadata").read_text())
   return step, meta, os.fspath(root)
 

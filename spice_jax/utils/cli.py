@@ -3,17 +3,46 @@
 ml_collections raises a bare `AttributeError("'num_iterations'")` deep in flag parsing for
 an override naming no field; `run(main)` turns that into
 `error: config.num_iterations: unknown field; did you mean train.iterations?` and exit 2.
+
+`log_to_file(dir)` keeps an entry point's terminal for its progress bars and summary lines:
+absl/orbax/JAX INFO goes to `<dir>/log.txt`; warnings and errors are still shown.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 from typing import Callable, Sequence
 
-from absl import app, flags
+from absl import app, flags, logging
 
-from spice_jax.utils import configs
+from spice_jax.utils import configs, fs
+
+
+def log_to_file(directory: str, name: str = "log.txt") -> str:
+  """absl INFO (ours and orbax's) -> `<directory>/<name>` (appended); the terminal keeps
+  warnings and errors (absl's handler serves every Python logger: JAX's, orbax's, ours).
+  Returns the log path.
+
+  A directory on an object store (gs://...) cannot be appended to: the log then goes to a
+  local temporary directory (the returned path says where). Call after flags are parsed.
+  """
+  if fs.is_local(directory):
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(os.path.abspath(directory), name)
+  else:
+    path = os.path.join(tempfile.mkdtemp(prefix="spice_jax_log_"), name)
+  handler = logging.get_absl_handler()
+  old = handler.python_handler.stream
+  handler.python_handler.stream = open(path, "a", buffering=1)
+  if old not in (sys.stderr, sys.stdout, None) and hasattr(old, "close"):
+    old.close()
+  logging.set_verbosity(logging.INFO)
+  if flags.FLAGS.is_parsed():
+    flags.FLAGS.stderrthreshold = "warning"    # absl copies >= WARNING to the terminal
+  return path
 
 
 def load_config_file(spec: str):

@@ -41,21 +41,29 @@ def _jsonable(v):
 
 
 def truncate_jsonl(path: str, keep) -> int:
-  """Rewrites `path` keeping only records for which keep(record) is true. Returns #dropped."""
-  if not fs.path(path).exists():
-    return 0
-  kept, dropped = [], 0
-  for line in fs.read_lines(path):
-    try:
-      rec = json.loads(line)
-    except json.JSONDecodeError:
-      dropped += 1  # a torn last line from a killed run
-      continue
-    if keep(rec):
-      kept.append(line if line.endswith("\n") else line + "\n")
-    else:
-      dropped += 1
-  fs.write_text_atomic(path, "".join(kept))
+  """Rewrites the stream `path` keeping only records for which keep(record) is true.
+
+  Each part (the file, or an object store's segments) is rewritten only when it loses a
+  record; a segment left empty is deleted. Returns the number of records dropped.
+  """
+  dropped = 0
+  for part in fs.parts(path):
+    kept, lost = [], 0
+    for line in fs.object_lines(part):
+      try:
+        rec = json.loads(line)
+      except json.JSONDecodeError:
+        lost += 1  # a torn last line from a killed run
+        continue
+      if keep(rec):
+        kept.append(line)
+      else:
+        lost += 1
+    dropped += lost
+    if lost and not kept and part != path:
+      fs.remove(part)
+    elif lost:
+      fs.write_text_atomic(part, "".join(kept))
   return dropped
 
 

@@ -63,8 +63,13 @@ def test_append_and_atomic_write(where, memory_root, tmp_path):
   fs.append_lines(f, ["a\n", "b\n"])
   fs.append_lines(f, ["c\n"])
   assert fs.read_lines(f) == ["a\n", "b\n", "c\n"]
-  fs.write_text_atomic(f, "z\n")
-  assert fs.read_lines(f) == ["z\n"]
+  # A local file is appended to; an object store gets one segment object per append.
+  assert fs.segments(f) == ([] if where == "local" else
+                            [f"{f}.d/00000000.jsonl", f"{f}.d/00000001.jsonl"])
+  g = fs.join(root, "d", "state.json")
+  fs.write_text_atomic(g, "z\n")
+  fs.write_text_atomic(g, "y\n")
+  assert fs.read_lines(g) == ["y\n"]
   assert fs.read_lines(fs.join(root, "missing")) == []
   assert f.startswith("memory://") == (where == "memory")
 
@@ -111,3 +116,67 @@ def test_model_source_from_a_uri_is_copied_once(memory_root, tmp_path, monkeypat
   assert not run_config.model_source_ok(f"{memory_root}/nothing-here")
   with pytest.raises(FileNotFoundError, match="memory://run/nothing-here"):
     model_lib.local_source(f"{memory_root}/nothing-here")
+
+
+class _CountWrites:
+  """Bytes written through etils paths (what an object store would be sent)."""
+
+  def __init__(self, monkeypatch):
+    self.bytes = 0
+    real = gpath.PosixGPath.write_text
+
+    def write_text(path, data, *a, **kw):
+      self.bytes += len(data.encode())
+      return real(path, data, *a, **kw)
+    monkeypatch.setattr(gpath.PosixGPath, "write_text", write_text)
+
+
+def test_writes_per_iteration_do_not_grow_with_the_run(memory_root, monkeypatch):
+  """Object stores cannot append: each iteration's records are a new segment of their own
+  size, so iteration 200 writes what iteration 2 did (the whole file was rewritten before)."""
+  counter = _CountWrites(monkeypatch)
+  w, a = metrics.MetricsWriter(memory_root, tensorboard=False), audit.AuditTrail(memory_root)
+  per_iteration = []
+  for step in range(1, 201):
+    before = counter.bytes
+    w.write(step, {"loss": 0.25, "reasoner/accuracy": 0.5})
+    a.write("tasks", [{"step": step, "question": "q" * 40, "answer": "7"}] * 4)
+    per_iteration.append(counter.bytes - before)
+  metric_line = len(json.dumps({"loss": 0.25, "reasoner/accuracy": 0.5, "step": 200},
+                               sort_keys=True)) + 1
+  task_line = len(json.dumps({"answer": "7", "question": "q" * 40, "step": 200},
+                             sort_keys=True)) + 1
+  assert per_iteration[-1] == metric_line + 4 * task_line
+  assert max(per_iteration) == per_iteration[-1]          # the widest step numbers
+  # The readers see one stream, in order, as from one file.
+  assert [r["step"] for r in metrics.read(w.path)] == list(range(1, 201))
+  tasks = metrics.read(fs.join(memory_root, "audit", "tasks.jsonl"))
+  assert [t["step"] for t in tasks] == [s for s in range(1, 201) for _ in range(4)]
+
+
+def test_truncation_rewrites_only_the_segments_it_cuts(memory_root, monkeypatch):
+  w = metrics.MetricsWriter(memory_root, tensorboard=False)
+  for step in range(1, 11):
+    w.write(step, {"loss": float(step)})
+  counter = _CountWrites(monkeypatch)
+  assert w.truncate_after(7) == 3
+  assert counter.bytes == 0                                # later segments deleted whole
+  assert len(fs.segments(w.path)) == 7
+  w.write(8, {"loss": -8.0})                               # a resumed run goes on
+  assert [(r["step"], r["loss"]) for r in metrics.read(w.path)][-2:] == [(7, 7.0), (8, -8.0)]
+  # A segment holding several steps (one audit write) is rewritten with what it keeps.
+  a = audit.AuditTrail(memory_root)
+  a.write("tasks", [{"step": 1, "q": "x"}, {"step": 2, "q": "y"}])
+  a.truncate_after(1)
+  assert [t["q"] for t in metrics.read(fs.join(memory_root, "audit", "tasks.jsonl"))] == ["x"]
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_the_plots_and_report_readers_see_one_stream(where, memory_root, tmp_path):
+  root = str(tmp_path) if where == "local" else memory_root
+  w = metrics.MetricsWriter(root, tensorboard=False)
+  for step in range(1, 4):
+    w.write(step, {"challenger/valid_rate": 0.5, "reasoner/accuracy": step / 4, "loss": 1.0,
+                   "time/iteration": 1.0, "time/verify": 0.1, "time/update": 0.2})
+  table = metrics.summary_table(root)
+  assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == ["1", "2", "3"]
