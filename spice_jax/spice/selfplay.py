@@ -259,6 +259,9 @@ class SelfPlay:
                           role="challenger")
       t0 = time.perf_counter()
       parsed = self._parse([r.text for r in rows], [p.fmt for p in owners])
+      # SPEC §10: a question that copies the document's statement of its result is invalid.
+      parsed = [t if p.doc is None else tasks_lib.leaks_document(t, p.doc["text"])
+                for p, t in zip(owners, parsed)]
       if cfg.answer_in_document:
         parsed = [t if p.doc is None else tasks_lib.grounded(t, p.doc["text"])
                   for p, t in zip(owners, parsed)]

@@ -26,7 +26,13 @@ Validity (SPEC §2.4), with the reason code logged for each failure:
                              not a formula (syntactic check here; `parse_batch` also asks
                              math-verify in the verifier pool)
   too_many_words             String answer with more than 3 words
-  answer_in_question         the question still states the gold answer (see spice.redact)
+  answer_in_question         the question still states the gold answer after an answer label,
+                             or (free-form) after its last `?` (see spice.redact rules 4, 5)
+  emptied_by_redaction       redaction removed text and what is left asks nothing (no `?`,
+                             no interrogative / imperative word): `...balls. Answer = number
+                             of ways...` must not become a question without a question
+  result_in_question         (`leaks_document`, for every grounded task) the question copies
+                             the document's clause stating the gold, or the whole document
   answer_not_in_document     (only with `spice.answer_in_document`, an extension) the gold
                              answer of an Integer / String task does not occur in the document
 The Reasoner sees `Task.question`: for MCQ the stem plus the four options, one per line; the
@@ -153,10 +159,13 @@ def split_options(text: str) -> tuple[str, dict[str, str]]:
 
 def _mcq_task(fmt: str, stem: str, options: dict[str, str], key_text: str,
               fields) -> Task:
-  stem = redact.redact(_QUESTION_PREFIX_RE.sub("", stem, count=1))
+  raw = _QUESTION_PREFIX_RE.sub("", stem, count=1).strip()
+  stem = redact.redact(raw)
   mentions = bool(_DOC_REF_RE.search(stem))
   if not stem or _PLACEHOLDER_RE.match(stem):
     return _invalid("empty_question", fmt, kind="mcq", fields=fields)
+  if stem != raw and not redact.asks(stem):
+    return _invalid("emptied_by_redaction", fmt, question=stem, kind="mcq", fields=fields)
   opts = {k: redact.strip_option_marks(v) for k, v in options.items()}
   if any(k not in "ABCD" for k in opts):
     return _invalid("extra_options", fmt, question=stem, kind="mcq", fields=fields)
@@ -204,12 +213,15 @@ def _parse_mcq_fields(obj: dict, fmt: str) -> Task:
 # ---------------------------------------------------------------- free-form answers
 
 def _free_form_task(fmt: str, question, answer, answer_type, fields) -> Task:
-  q = _text(redact.redact(_QUESTION_PREFIX_RE.sub("", _text(question), count=1)))
+  raw = _QUESTION_PREFIX_RE.sub("", _text(question), count=1).strip()
+  q = _text(redact.redact(raw))
   mentions = bool(_DOC_REF_RE.search(q))
   atype = _text(answer_type)
   kw = dict(question=q, answer_type=atype, fields=fields, mentions_document=mentions)
   if not q:
     return _invalid("empty_question", fmt, **kw)
+  if q != raw and not redact.asks(q):
+    return _invalid("emptied_by_redaction", fmt, **kw)
   if isinstance(answer, (list, dict, bool)):
     return _invalid("answer_not_scalar", fmt, **kw)
   a = _text(answer)
@@ -241,7 +253,8 @@ def _free_form_task(fmt: str, question, answer, answer_type, fields) -> Task:
       return _invalid("empty_answer", fmt, kind=kind, **kw)
     if len(norm.split()) > MAX_STRING_WORDS:
       return _invalid("too_many_words", fmt, kind=kind, **kw)
-  if redact.states_answer(q, {a, kw["answer"]}):
+  if redact.states_answer(q, {a, kw["answer"]}) or (
+      kind != "expression" and redact.states_after_question(q, {a, kw["answer"]})):
     return _invalid("answer_in_question", fmt, kind=kind, **kw)
   return Task(valid=True, reason="ok", kind=kind, fmt=fmt, **kw)
 
@@ -349,6 +362,29 @@ def parse_batch(texts: Sequence[str], fmts: Sequence[str] | str, *, pool=None,
         if not ok:
           tasks[i] = dataclasses.replace(tasks[i], valid=False, reason="answer_type_mismatch")
   return tasks
+
+
+def gold_forms(task: Task) -> tuple[str, ...]:
+  """The texts that state `task`'s gold: the answer as written and canonical (free-form), or
+  the key option's text (MCQ; the letter alone says nothing outside an answer label)."""
+  if task.kind == "mcq":
+    return (task.options["ABCD".index(task.answer)],) if task.options and task.answer else ()
+  raw = _text((task.fields or {}).get("answer")) if isinstance(task.fields, dict) else ""
+  return tuple(g for g in {task.answer, raw} if g)
+
+
+def leaks_document(task: Task, document: str) -> Task:
+  """`task`, or an invalid copy (reason `result_in_question`) when its question copies the
+  clause of `document` that states its gold (or the whole document): the Reasoner would read
+  the result instead of deriving it (SPEC §10, information asymmetry; spice.redact rule 6).
+  Applies to every valid task of a grounded document; MCQ: the stem against the key
+  option's text."""
+  if not task.valid or not document:
+    return task
+  q = task.question.split("\n\n", 1)[0] if task.kind == "mcq" else task.question
+  if redact.copies_result(q, document, gold_forms(task)):
+    return dataclasses.replace(task, valid=False, reason="result_in_question")
+  return task
 
 
 def grounded(task: Task, document: str) -> Task:

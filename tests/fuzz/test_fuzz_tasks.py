@@ -29,7 +29,8 @@ def _settings(n):
 
 REASONS = {"ok", "no_json", "no_task", "empty_question", "missing_options", "extra_options",
            "bad_key", "empty_answer", "answer_not_scalar", "bad_answer_type",
-           "answer_type_mismatch", "too_many_words", "answer_in_question"}
+           "answer_type_mismatch", "too_many_words", "answer_in_question",
+           "emptied_by_redaction"}
 PARSES = [("free_form", None), ("mcq", None), ("compact", None), ("compact", "mcq"),
           ("compact", "free_form")]
 

@@ -191,3 +191,78 @@ def test_states_answer():
   assert not R.states_answer("The solution is a salt.", [], key="A")   # article, not key
   assert R.states_answer("The correct option is (A).", [], key="A")
   assert R.states_answer("Option A is correct.", [], key="A")
+
+
+# ------------------------------------------------------------ issue 23: the listed leaks
+
+ISSUE_23_MCQ = {  # each hides key B of the clean question
+    "bold key option": f"{STEM}\nA) 21\n**B) 23**\nC) 25\nD) 27",
+    "bold key text": f"{STEM}\nA) 21\nB) **23**\nC) 25\nD) 27",
+    "Answer choice between": f"{STEM}\nAnswer choice: B\n{_lines()}",
+    "Ans between": f"{STEM}\nAns: B\n{_lines()}",
+    "(B) after D": f"{STEM}\n{_lines()} (B)",
+    "-> B after D": f"{STEM}\n{_lines()} -> B",
+    "(B) on its own line": f"{STEM}\n{_lines()}\n(B)",
+    "-> B on its own line": f"{STEM}\n{_lines()}\n-> B",
+    "arrow after the stem": f"{STEM} \u2192 B\n{_lines()}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ISSUE_23_MCQ))
+def test_issue_23_mcq_leaks(name):
+  _clean_or_rejected(T.parse(_mcq(ISSUE_23_MCQ[name]), "mcq"), CLEAN_MCQ)
+
+
+def test_an_option_naming_bracketed_letters_keeps_them():
+  t = T.parse(_mcq(f"{STEM}\nA) 21\nB) 23\nC) 25\nD) Both (A) and (B)"), "mcq")
+  assert t.valid and t.options[3] == "Both (A) and (B)", t
+
+
+@pytest.mark.parametrize("question", [
+    "How many ways are there? \\boxed{6}", "How many ways are there? Ans: 6",
+    "How many ways are there?\nResult: 6", "How many ways are there? 6",
+    "How many ways are there? (6 ways)", "How many ways are there? -> 6",
+    "How many ways are there? Final Answer: **\\boxed{6}**",
+])
+def test_issue_23_free_form_leaks(question):
+  t = T.parse(json.dumps({"question": question, "answer": 6, "answer_type": "Integer"}),
+              "free_form")
+  assert (t.valid and t.question == "How many ways are there?") or (
+      t.reason == "answer_in_question"), t
+
+
+def test_a_question_emptied_by_redaction_is_invalid():
+  q = "There are 4 red and 2 blue balls. Answer = number of ways to pick 2 of them."
+  t = T.parse(json.dumps({"question": q, "answer": 15, "answer_type": "Integer"}),
+              "free_form")
+  assert not t.valid and t.reason == "emptied_by_redaction", t
+
+
+DOC = ("Dev has 6 boxes with 2 cards in each box and 2 more cards. The boxes hold 12 cards, "
+       "so Dev has 14 cards in all.")
+
+
+@pytest.mark.parametrize("question,answer,ok", [
+    (DOC + " How many cards does Dev have in all?", 14, False),          # the whole document
+    ("How many cards does Dev have in all, given that Dev has 14 cards in all?", 14, False),
+    ("Dev has 6 boxes with 2 cards in each box and 2 more cards. How many cards does Dev "
+     "have in all?", 14, True),                                          # premise only
+    ("Dev has 6 boxes with 2 cards in each box. How many cards are in the boxes?", 12, True),
+    ("Dev has 6 boxes with 2 cards in each box and 2 more cards. The boxes hold 12 cards. "
+     "How many cards are in the boxes?", 12, False),                     # the easy result
+])
+def test_questions_that_copy_the_documents_result_are_invalid(question, answer, ok):
+  t = T.parse(json.dumps({"question": question, "answer": answer, "answer_type": "Integer"}),
+              "free_form")
+  t = T.leaks_document(t, DOC)
+  assert t.valid == ok and (ok or t.reason == "result_in_question"), t
+
+
+def test_mcq_stem_copying_the_result_is_invalid():
+  stem = DOC + " How many cards does Dev have in all?"
+  t = T.parse(_mcq(f"{stem}\nA) 12\nB) 14\nC) 16\nD) 18"), "mcq")
+  assert t.valid
+  assert T.leaks_document(t, DOC).reason == "result_in_question"
+  t = T.parse(_mcq(f"Dev has 6 boxes of 2 cards and 2 more cards. How many in all?\n"
+                   "A) 12\nB) 14\nC) 16\nD) 18"), "mcq")
+  assert T.leaks_document(t, DOC).valid
