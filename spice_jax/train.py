@@ -309,6 +309,7 @@ def _play(run: Run, it: int, seed: int):
   if run.gathered:
     # Host work is done; the (global) update needs every process's rows, and process 0
     # reports every document: gather the plays, in global document order.
+    received = hosts.BYTES_RECEIVED["bytes"]
     every = hosts.allgather_objects((res.plays, dict(res.counters)))
     plays = [p for ps, _ in every for p in ps]
     res.trajectories = run.selfplay.trajectories(plays)
@@ -321,6 +322,8 @@ def _play(run: Run, it: int, seed: int):
       counters[f"host/answers_verified_p{i}"] = c.get("host/answers_verified", 0)
       counters[f"host/outputs_parsed_p{i}"] = c.get("host/outputs_parsed", 0)
     res.metrics, res.audit = run.selfplay.report(plays, counters, it + 1)
+    # What this process received from the others this iteration (process 0's is recorded).
+    res.metrics["host/bytes_received"] = hosts.BYTES_RECEIVED["bytes"] - received
   return res
 
 

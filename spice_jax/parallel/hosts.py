@@ -3,7 +3,8 @@
 SPICE's groups never cross documents, so each process plays its own slice of the global
 batch on its own devices; only the update is global. These helpers move data across that
 boundary: a process's slice of the batch, a local copy of global parameters for its
-sampler, and Python records gathered from every process.
+sampler, and Python records gathered from every process (`BYTES_RECEIVED` counts what
+this process received of them).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def to_local(tree, mesh: Mesh):
   return jax.tree.map(one, tree)
 
 
+BYTES_RECEIVED = {"bytes": 0}       # payload bytes this process received from the others
+
+
 def allgather_objects(obj: Any) -> list[Any]:
   """Every process's `obj` (picklable records we built ourselves), in process order."""
   if jax.process_count() == 1:
@@ -59,5 +63,6 @@ def allgather_objects(obj: Any) -> list[Any]:
   buf = np.zeros((int(sizes.max()),), np.uint8)
   buf[:data.size] = data
   every = np.asarray(multihost_utils.process_allgather(buf))
+  BYTES_RECEIVED["bytes"] += every.nbytes - buf.nbytes
   return [pickle.loads(every[i, :int(sizes[i, 0])].tobytes())
           for i in range(jax.process_count())]
