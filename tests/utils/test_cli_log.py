@@ -1,0 +1,52 @@
+"""cli.log_to_file: INFO goes to the log file only; warnings and errors reach the terminal
+too (the mechanism every entry point uses; train's own terminal: tests/train)."""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ABSL_LINE = re.compile(r"^([IWEF])\d{4} .*\] (.*)$", re.M)
+
+PROGRAM = """
+import sys
+from absl import app, logging
+from spice_jax.utils import cli
+
+def main(argv):
+  path = cli.log_to_file(argv[1])
+  print(f"log at {path}")
+  logging.info("info one")
+  logging.warning("warning one")
+  logging.error("error one")
+  logging.info("info two")
+
+app.run(main)
+"""
+
+
+def _run(directory):
+  env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  p = subprocess.run([sys.executable, "-c", PROGRAM, directory], capture_output=True,
+                     text=True, timeout=120, env=env, cwd=ROOT)
+  assert p.returncode == 0, p.stderr[-2000:]
+  return p
+
+
+def test_info_to_the_file_warnings_and_errors_also_on_the_terminal(tmp_path):
+  p = _run(str(tmp_path / "run"))
+  terminal = ABSL_LINE.findall(p.stdout + p.stderr)
+  assert terminal == [("W", "warning one"), ("E", "error one")]
+  assert f"log at {tmp_path / 'run' / 'log.txt'}" in p.stdout
+  logged = ABSL_LINE.findall((tmp_path / "run" / "log.txt").read_text())
+  assert logged == [("I", "info one"), ("W", "warning one"), ("E", "error one"),
+                    ("I", "info two")]
+
+
+def test_a_uri_directory_logs_to_a_local_temporary_file(tmp_path):
+  p = _run("gs://bucket-that-is-never-touched/run")
+  path = re.search(r"log at (\S+)", p.stdout).group(1)
+  assert path.endswith("/log.txt") and os.path.isfile(path)
+  assert "info one" in open(path).read()
+  os.remove(path)
+  os.rmdir(os.path.dirname(path))
