@@ -19,6 +19,11 @@ class ModelConfigError(SpiceError, ValueError):
   """A model description that we cannot build (unsupported architecture, bad field)."""
 
 
+# Training/scoring attention implementations (`spice_jax.models.attention`); "auto" picks
+# one for the platform of the mesh the model is built for.
+ATTENTION_IMPLS = ("auto", "dense", "blockwise", "splash")
+
+
 @dataclasses.dataclass(frozen=True)
 class RopeScaling:
   """Llama-3 style frequency-dependent RoPE scaling (`rope_type: llama3`)."""
@@ -47,6 +52,8 @@ class ModelConfig:
     tie_embeddings: output projection shares the embedding table.
     max_seq_len: longest context the model was trained for (informational).
     bos_id / eos_ids / pad_id: special token ids from the checkpoint (may be None).
+    attention: whole-sequence attention implementation, one of ATTENTION_IMPLS (not part
+      of the architecture: the same weights run under any of them).
   """
   family: str = "llama"
   vocab_size: int = 256
@@ -64,6 +71,7 @@ class ModelConfig:
   bos_id: int | None = None
   eos_ids: tuple[int, ...] = ()
   pad_id: int | None = None
+  attention: str = "auto"
 
   def __post_init__(self):
     if self.family not in ("llama", "qwen3"):
@@ -75,6 +83,9 @@ class ModelConfig:
     if self.n_heads % self.n_kv_heads:
       raise ModelConfigError(
           f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+    if self.attention not in ATTENTION_IMPLS:
+      raise ModelConfigError(
+          f"attention must be one of {ATTENTION_IMPLS}, got {self.attention!r}")
 
   @property
   def qk_norm(self) -> bool:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spice_jax import parallel
-from spice_jax.models import presets, tokenizer as tokenizer_lib, weights
+from spice_jax.models import attention, presets, tokenizer as tokenizer_lib, weights
 from spice_jax.models.config import ModelConfig, ModelConfigError, read_hf_config
 from spice_jax.models.transformer import Transformer
 from spice_jax.utils import fs
@@ -57,7 +57,8 @@ class Model:
   source: str = ""
 
   def module(self, remat: bool = False) -> Transformer:
-    return Transformer(self.config, dtype=DTYPES[self.dtype], remat=remat)
+    return Transformer(attention.for_mesh(self.config, self.mesh), dtype=DTYPES[self.dtype],
+                       remat=remat)
 
   @property
   def param_shardings(self):

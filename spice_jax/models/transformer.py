@@ -19,6 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spice_jax.models import attention as attention_lib
+# The dense attention's pieces, used by the inference paths as `layers.*` (defined with the
+# other training implementations in `attention`).
+from spice_jax.models.attention import attend, biased_softmax, causal_mask, mask_bias  # noqa: F401
 from spice_jax.models.config import ModelConfig
 
 def rope_inv_freq(cfg: ModelConfig) -> np.ndarray:
@@ -93,37 +97,6 @@ def swiglu(gate: jax.Array, up: jax.Array) -> jax.Array:
   return jax.nn.silu(gate) * up
 
 
-def mask_bias(mask: jax.Array) -> jax.Array:
-  """bool mask -> additive float32 bias (0 where attended, -1e30 elsewhere)."""
-  return jnp.where(mask, 0.0, jnp.float32(-1e30))
-
-
-def biased_softmax(scores: jax.Array, bias: jax.Array) -> jax.Array:
-  """softmax over the last axis of float32 scores + bias (from `mask_bias`). Masked keys
-  get exactly 0; a fully masked row gets uniform weights, never NaN."""
-  s = scores + bias
-  e = jnp.exp(s - jnp.max(s, axis=-1, keepdims=True))
-  return e / jnp.sum(e, axis=-1, keepdims=True)
-
-
-def attend(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
-  """GQA attention. q: [B, T, H, Dh] (RoPE applied, unscaled); k, v: [B, S, K, Dh];
-  mask: [B, T, S] -> [B, T, H, Dh]."""
-  B, T, H, Dh = q.shape
-  K = k.shape[2]
-  q = q.reshape(B, T, K, H // K, Dh)
-  s = jnp.einsum("btkgd,bskd->bkgts", q, k, preferred_element_type=jnp.float32)
-  p = biased_softmax(s * (Dh ** -0.5), mask_bias(mask)[:, None, None]).astype(v.dtype)
-  o = jnp.einsum("bkgts,bskd->btkgd", p, v, preferred_element_type=jnp.float32)
-  return o.reshape(B, T, H, Dh).astype(q.dtype)
-
-
-def causal_mask(kv_mask: jax.Array) -> jax.Array:
-  """Causal + padding mask [B, T, T] from kv_mask [B, T]."""
-  T = kv_mask.shape[1]
-  return kv_mask[:, None, :] & (jnp.arange(T)[None, :] <= jnp.arange(T)[:, None])[None]
-
-
 def _param(mod: nn.Module, name: str, shape, axes, init, dtype):
   return mod.param(name, nn.with_logical_partitioning(init, axes), shape, jnp.float32).astype(dtype)
 
@@ -172,7 +145,7 @@ class Attention(nn.Module):
       norms = {n: NormScale(name=n)(c.head_dim) for n in ("q_norm", "k_norm")}
     q, k = qk_transform(c, q, k, *rope_tables(c, positions), **norms)
     q, k = q.astype(self.dtype), k.astype(self.dtype)
-    o = attend(q, k, v, causal_mask(kv_mask))
+    o = attention_lib.causal_attention(c.attention, q, k, v, kv_mask)
     return jnp.einsum("bthk,hkd->btd", o, wo)
 
 
@@ -240,7 +213,7 @@ class Transformer(nn.Module):
     Args:
       tokens: [B, T] int32.
       positions: [B, T] int32 RoPE positions.
-      kv_mask: [B, T] bool, which tokens may be attended (padding off); default all True.
+      kv_mask: [B, T] bool, which tokens may be attended (padding off); None: all.
       return_hidden: return the final normalised hidden states [B, T, D] instead of logits.
 
     Returns:
@@ -251,8 +224,6 @@ class Transformer(nn.Module):
     emb = self.param("embed", nn.with_logical_partitioning(
         nn.initializers.normal(0.02), ("vocab", "embed")), (c.vocab_size, c.d_model), jnp.float32)
     x = jnp.take(emb, tokens, axis=0).astype(self.dtype)
-    if kv_mask is None:
-      kv_mask = jnp.ones(tokens.shape, bool)
     if self.remat and not self.is_initializing():
       x = self._scanned_blocks(x, positions, kv_mask)
     else:

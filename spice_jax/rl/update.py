@@ -38,6 +38,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from spice_jax.errors import SpiceError
 from spice_jax import parallel
 from spice_jax.models import model as model_lib
+from spice_jax.models import attention as attention_lib
 from spice_jax.models.config import ModelConfig
 from spice_jax.models.transformer import Transformer
 from spice_jax.rl import loss as loss_lib
@@ -110,7 +111,8 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
   optim = state_lib.OptimConfig.from_any(optim)
   if old_logprobs not in ("recompute", "sampler"):
     raise UpdateError(f"old_logprobs must be 'recompute' or 'sampler', got {old_logprobs!r}")
-  module = _module(cfg, compute_dtype, remat)
+  # cfg.attention "auto" resolves for the mesh's devices (splash on a TPU mesh).
+  module = _module(attention_lib.for_mesh(cfg, mesh), compute_dtype, remat)
   tx = state_lib.make_optimizer(optim)
   lr_at = state_lib.schedule(optim)
   dp = math.prod(mesh.shape[a] for a in batch_axes(mesh))
