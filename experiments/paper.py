@@ -17,9 +17,9 @@ MODELS = {
 }
 
 HARDWARE = {
-    "v5p-64": dict(mesh=(1, -1, 1), sampler_batch=512),
-    "v6e-64": dict(mesh=(4, -1, 1), sampler_batch=512),
-    "h100x8": dict(mesh=(1, -1, 1), sampler_batch=256),
+    "v5p-64": dict(mesh=(1, -1, 1), sampler_batch=512, sampler_mesh=(1, 1, -1)),
+    "v6e-64": dict(mesh=(4, -1, 1), sampler_batch=512, sampler_mesh=(1, 1, -1)),
+    "h100x8": dict(mesh=(1, -1, 1), sampler_batch=256, sampler_mesh=(1, 1, -1)),
 }
 
 
@@ -36,6 +36,7 @@ def paper_config(model: str, hardware: str = "v5p-64"):
   c.spice.chat_layout = template
   c.mesh.shape = hw["mesh"]
   c.train.sampler_batch = hw["sampler_batch"]
+  c.train.sampler_mesh = hw["sampler_mesh"]   # each host samples with heads split over its chips
   c.train.sampling = "host_local"   # each host samples its own documents; the update is global
   c.corpus.data_dir = "/data/spice_corpus"  # built with spice_jax.data.build_corpus (README)
   return c

@@ -42,6 +42,12 @@ def define_flags() -> None:
                        "Reasoner prompt tokens.")
   flags.DEFINE_float("verify_seconds", Assumptions.verify_seconds,
                      "Host seconds per verified answer.")
+  flags.DEFINE_bool("compile", False,
+                    "Also compile every program of one iteration for the layout's TPU slice "
+                    "with the TPU compiler (libtpu; no TPU needed) and check the fit.")
+  flags.DEFINE_integer("compile_layers", 0,
+                       "With --compile: compile a model of this depth at full width (0: the "
+                       "config's depth).")
 
 
 GB = 1e9
@@ -81,24 +87,33 @@ class Plan:
   sampler: tuple[memory.SamplerMemory, ...]
   times: dict[str, roofline.Times]
   assume: Assumptions
+  engine: memory.EngineMemory | None = None   # the continuous engine (the trainer's default)
 
   @property
   def sampler_peak(self) -> memory.SamplerMemory:
     return max(self.sampler, key=lambda s: s.working)
 
   @property
+  def sampler_working(self) -> int:
+    return self.engine.working if self.engine else self.sampler_peak.working
+
+  @property
   def peak(self) -> int:
     """Per-chip bytes: the train state plus the larger of the update's and sampler's work."""
-    return self.update.state + max(self.update.working, self.sampler_peak.working)
+    return self.update.state + max(self.update.working, self.sampler_working)
 
 
 def make_plan(config, name: str, layout: hardware.Layout | None, chips: int,
               assume: Assumptions = Assumptions()) -> Plan:
   n = layout.chips if layout else chips
-  w = from_config(config, n, assume)
+  w = from_config(config, n, assume, platform=layout.chip.platform if layout else "cpu")
   times = {c.name: roofline.iteration_times(w, c, assume) for c in hardware.chips().values()}
-  return Plan(name, layout, w.chips, w, memory.update_memory(w),
-              tuple(memory.sampler_memory(w, c) for c in w.calls), times, assume)
+  u = memory.update_memory(w)
+  engine = None
+  if w.engine is None or w.engine.engine == "continuous":
+    engine = memory.engine_memory(w, layout.chip.hbm_bytes if layout else None, u.state)
+  return Plan(name, layout, w.chips, w, u, tuple(memory.sampler_memory(w, c) for c in w.calls),
+              times, assume, engine)
 
 
 def _gb(x: float) -> str:
@@ -172,12 +187,23 @@ def render(plan: Plan) -> str:
         f"  reference / frozen copy  {_gb(u.ref_params + u.frozen_copy)}",
         f"  update: gradients        {_gb(u.gradients)}",
         f"  update: batch            {_gb(u.batch)}",
-        f"  update: activations      {_gb(u.activations)}   (remat={w.remat})",
-        f"  sampler: weights copy    {_gb(s.weights)}   (largest call: {s.call})",
-        f"  sampler: KV cache        {_gb(max(s.decode_cache, s.prefill_cache))}",
-        f"  sampler: activations     {_gb(max(s.decode_work, s.prefill_work))}",
-        f"  peak = state + max(update {u.working / GB:.2f}, sampler {s.working / GB:.2f})"
-        f" = {plan.peak / GB:.2f} GB"]
+        f"  update: activations      {_gb(u.activations)}   (remat={w.remat}, attention "
+        f"{w.attention})"]
+  e = plan.engine
+  if e is not None:
+    L += [f"  engine: weight copy      {_gb(e.copy)}   (sampler mesh {w.sampler_axes})",
+          f"  engine: prepared weights {_gb(e.prepared)}",
+          f"  engine: KV pool          {_gb(e.pool)}   ({e.pool_pages} pages, "
+          f"{min(1.0, e.pool_pages / max(1, e.want_pages)):.0%} of what "
+          f"{(w.engine.slots if w.engine else 64)} slots at the longest call want; KV "
+          f"{'bfloat16' if w.cache_bytes == 2 else 'float32'})",
+          f"  engine: program temps    {_gb(max(e.window_temps, e.prefill_temps))}"]
+  else:
+    L += [f"  sampler: weights copy    {_gb(s.weights)}   (largest call: {s.call})",
+          f"  sampler: KV cache        {_gb(max(s.decode_cache, s.prefill_cache))}",
+          f"  sampler: activations     {_gb(max(s.decode_work, s.prefill_work))}"]
+  L += [f"  peak = state + max(update {u.working / GB:.2f}, sampler "
+        f"{plan.sampler_working / GB:.2f}) = {plan.peak / GB:.2f} GB"]
   L += ["", "roofline seconds per iteration (lower bound) and per-chip fit on each chip kind",
         "chip    HBM GB  fits   prefill s  decode s  update s   host s   total s  "
         "bounds: decode, update"]
@@ -237,6 +263,22 @@ def all_specs(directory: str) -> list[str]:
   return out
 
 
+def compile_spec(spec: str, assume: Assumptions, layout_name: str = "", layers: int = 0,
+                 log=print) -> tuple[str, bool]:
+  """Compiles `spec`'s iteration for its TPU layout; returns (table, fits)."""
+  from spice_jax.planning import compile as compile_lib
+  config, arg = load_config(spec)
+  layout = hardware.layout(layout_name) if layout_name else hardware.find_layout(arg)
+  if layout is None:
+    raise PlanError(f"{spec}: names no hardware layout; give one (FILE:v5p-64) or --layout")
+  report = compile_lib.check(config, layout, layers=layers, assume=assume, log=log)
+  w = from_config(config, layout.chips, assume, platform=layout.chip.platform)
+  if layers:
+    w = dataclasses.replace(w, model=w.model.replace(n_layers=layers))
+  plan = memory.program_bytes(w, report.facts)
+  return compile_lib.render(report, plan), report.fits
+
+
 def main(argv):
   del argv
   f = FLAGS
@@ -245,6 +287,19 @@ def main(argv):
   specs = all_specs(f.experiments) if f.all else [f.config]
   if not specs or specs == [None]:
     raise app.UsageError("give --config=FILE[:ARG] or --all")
+  if f.compile:
+    fits_all = True
+    for spec in specs:
+      try:
+        table, fits = compile_spec(spec, assume, f.layout, f.compile_layers,
+                                   log=lambda m: print(f"  {m}", flush=True))
+      except (PlanError, WorkloadError, hardware.HardwareError, SpiceError) as e:
+        print(f"== {spec}: cannot compile: {e}")
+        fits_all = False
+        continue
+      print(table + "\n", flush=True)
+      fits_all &= fits
+    sys.exit(0 if fits_all else 1)
   for spec in specs:
     try:
       print(plan_spec(spec, assume, f.layout, f.chips) + "\n")
@@ -253,5 +308,10 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  # A CPU host with libtpu installed must not try to open a TPU: the TPU compiler is reached
+  # through jax.experimental.topologies, not a device. libtpu's own logs stay quiet.
+  os.environ.setdefault("JAX_PLATFORMS", "cpu")
+  os.environ.setdefault("TPU_STDERR_LOG_LEVEL", "3")
+  os.environ.setdefault("TPU_MIN_LOG_LEVEL", "3")
   define_flags()
   app.run(main)

@@ -31,24 +31,37 @@ def process_slice(n: int, process_index: int | None = None,
   return slice(i * per, (i + 1) * per)
 
 
-def local_mesh() -> Mesh:
-  """A data-parallel mesh over this process's devices only (the host-local sampler's)."""
-  return make_mesh((-1, 1, 1), devices=jax.local_devices())
+def local_mesh(shape=(-1, 1, 1)) -> Mesh:
+  """A mesh over this process's devices only (the host-local sampler's): `shape` over
+  ('data', 'fsdp', 'tensor'), data-parallel by default; (1, 1, -1) splits heads instead, so
+  the weight copy and the KV pool are divided over the host's chips, not replicated."""
+  return make_mesh(tuple(shape), devices=jax.local_devices())
 
 
-def to_local(tree, mesh: Mesh):
-  """Global arrays -> full copies replicated over `mesh` (this process's devices).
+def to_local(tree, mesh: Mesh, *, shardings=None, dtype=None):
+  """Global arrays -> copies on `mesh` (this process's devices).
 
+  shardings: a tree of shardings on `mesh` like `tree` (default: every leaf replicated).
+  dtype: cast floating leaves of two or more dimensions (the matrices) to it first, as the
+    sampler computes in it anyway; 1-D leaves (norm scales) keep their dtype.
   On one process this is a reshard on device; across processes every leaf is all-gathered
-  first, so each host holds the whole parameter tree once per local device.
+  first (after the cast, so in `dtype`), so each host holds the whole tree once.
   """
   rep = NamedSharding(mesh, P())
+  if shardings is None:
+    shardings = jax.tree.map(lambda _: rep, tree)
 
-  def one(x):
+  def cast(x):
+    if dtype is None or np.ndim(x) < 2 or not jax.numpy.issubdtype(x.dtype, jax.numpy.floating):
+      return x
+    return x.astype(dtype)
+
+  def one(x, sh):
+    x = cast(x)
     if not isinstance(x, jax.Array) or x.is_fully_addressable:
-      return jax.device_put(x, rep)
-    return jax.device_put(multihost_utils.process_allgather(x, tiled=True), rep)
-  return jax.tree.map(one, tree)
+      return jax.device_put(x, sh)
+    return jax.device_put(multihost_utils.process_allgather(x, tiled=True), sh)
+  return jax.tree.map(one, tree, shardings)
 
 
 BYTES_RECEIVED = {"bytes": 0}       # payload bytes this process received from the others
@@ -66,3 +79,4 @@ def allgather_objects(obj: Any) -> list[Any]:
   BYTES_RECEIVED["bytes"] += every.nbytes - buf.nbytes
   return [pickle.loads(every[i, :int(sizes[i, 0])].tobytes())
           for i in range(jax.process_count())]
+

@@ -29,6 +29,7 @@ class Chip:
   hbm_bw: float          # bytes/s
   interconnect_bw: float  # bytes/s per chip (ICI / NVLink)
   source: str
+  platform: str = "tpu"   # "tpu" | "gpu": what "auto" settings resolve for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Layout:
   chip: Chip
   chips: int
   note: str = ""
+  tpu_topology: dict | None = None  # libtpu's name of the slice (TPU layouts only)
 
 
 @functools.lru_cache(maxsize=1)
@@ -51,7 +53,7 @@ def chips() -> dict[str, Chip]:
     try:
       out[name] = Chip(name, flops=c["bf16_tflops"] * 1e12, hbm_bytes=c["hbm_gb"] * 1e9,
                        hbm_bw=c["hbm_gbps"] * 1e9, interconnect_bw=c["interconnect_gbps"] * 1e9,
-                       source=c["source"])
+                       source=c["source"], platform=c.get("platform", "tpu"))
     except KeyError as e:
       raise HardwareError(f"{_TABLE}: chip {name!r} lacks field {e.args[0]!r}") from e
   return out
@@ -63,7 +65,8 @@ def layouts() -> dict[str, Layout]:
   for name, l in _table()["layouts"].items():
     if l["chip"] not in known:
       raise HardwareError(f"{_TABLE}: layout {name!r} names unknown chip {l['chip']!r}")
-    out[name] = Layout(name, known[l["chip"]], int(l["chips"]), l.get("note", ""))
+    out[name] = Layout(name, known[l["chip"]], int(l["chips"]), l.get("note", ""),
+                       l.get("tpu_topology"))
   return out
 
 

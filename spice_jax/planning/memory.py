@@ -114,8 +114,11 @@ def update_memory(w: Workload) -> UpdateMemory:
   r = max(1, u.microbatch // w.batch_shards)
   T, D, F, Dh = u.T, cfg.d_model, cfg.mlp_dim, cfg.head_dim
   H, KV = _heads(cfg.n_heads, tp), _heads(cfg.n_kv_heads, tp)
-  attention = (r * H * T * T * SCORE_BYTES + r * T * T
-               + 4 * r * T * (3 * D + (H + 2 * KV) * Dh + 3 * F // tp))
+  internals = 4 * r * T * (3 * D + (H + 2 * KV) * Dh + 3 * F // tp)
+  if w.attention == "dense":
+    attention = r * H * T * T * SCORE_BYTES + r * T * T + internals
+  else:  # blockwise / splash: O(T) per layer (no [T, T] scores kept)
+    attention = internals
   c = loss_lib.pick_chunk(u.microbatch, T, cfg.vocab_size)
   logits = 3 * 4 * r * c * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
   carries = cfg.n_layers * r * T * D * (w.compute_bytes if w.remat else 0)
@@ -196,3 +199,119 @@ def sampler_memory(w: Workload, call: SamplerCall) -> SamplerMemory:
       call.role, weights, prefill_cache=cache_bytes(w, b, slots[0]) + shared,
       prefill_work=prefill, decode_cache=sum(cache_bytes(w, b, slots[i]) for i in kept),
       decode_work=b * call.new * 12 + 4 * 4 * b * cfg.vocab_size)
+
+
+# ------------------------------------------------------------------ the continuous engine
+@dataclasses.dataclass(frozen=True)
+class EngineMemory:
+  """Per-chip bytes of the continuous engine on the sampler's mesh (`Workload.sampler_axes`):
+  the weight copy the trainer hands it (`train.local_params`: matrices in the compute dtype),
+  the weights `forward.prepare` fuses from it, the KV pool (`pool_pages` pages), and the
+  temporaries of its largest decode-window and prefill programs."""
+  copy: int
+  prepared: int
+  pool: int
+  pool_pages: int
+  want_pages: int
+  window_temps: int
+  prefill_temps: int
+
+  @property
+  def working(self) -> int:
+    return self.copy + self.prepared + self.pool + max(self.window_temps, self.prefill_temps)
+
+
+# Temporaries of the engine's programs in units of the KV pool, measured with the TPU
+# compiler (libtpu 0.0.42.1, `python -m spice_jax.plan --compile`): XLA:TPU keeps the pool
+# in another tiling inside the decode loop (the one-token scatter prefers it), so the
+# window program holds copies of the pool beside the donated buffer. Elsewhere the pool is
+# updated in place.
+POOL_TEMPS = {"tpu": {"window": 3.0, "prefill": 1.35}}
+
+
+def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:
+  """(pages the engine gives its pool, pages it wants): enough for every slot at the longest
+  call's prompt + cap, no more than `free_bytes` per chip allows for the pool and its
+  program temporaries."""
+  eng = w.engine or _default_engine()
+  PG = eng.page_size
+  data, fsdp, tp = w.sampler_axes
+  B = data * fsdp * pow2_at_least_int(-(-eng.slots // (data * fsdp)))
+  longest = max(w.calls, key=lambda c: c.prompt + c.new)
+  want = 1 + B * (-(-longest.prompt // PG) + -(-longest.new // PG))
+  if eng.kv_pages:
+    return int(eng.kv_pages), want
+  factor = 1 + POOL_TEMPS.get(w.platform, {}).get("window", 0.0)
+  fits = (want if free_bytes == float("inf")
+          else int(free_bytes // max(1, factor * page_bytes_chip(w))))
+  return max(2, min(want, fits)), want
+
+
+def page_bytes_chip(w: Workload) -> int:
+  """One KV page over all layers on one chip of the sampler mesh (kv heads split over
+  'tensor' when it divides them)."""
+  cfg, eng = w.model, w.engine or _default_engine()
+  return (2 * cfg.n_layers * _heads(cfg.n_kv_heads, w.sampler_axes[2]) * cfg.head_dim
+          * eng.page_size * w.cache_bytes)
+
+
+def engine_memory(w: Workload, hbm: float | None, resident: int) -> EngineMemory:
+  """The engine's bytes per chip, its pool sized as `compile.sampler_programs` sizes it:
+  `engine.hbm_fraction` of `hbm` less `resident` (the train state) and the weights (hbm
+  None: no chip named, the pool the slots want)."""
+  cfg, eng = w.model, w.engine or _default_engine()
+  axes = w.sampler_axes
+  pb = param_bytes(cfg, axes)
+  cb = w.compute_bytes
+  copy = pb.total * cb // 4
+  tied = pb.embed * cb // 4 if cfg.tie_embeddings else 0
+  prepared = pb.total * cb // 4 + tied
+  free = float("inf") if hbm is None else eng.hbm_fraction * hbm - resident - copy - prepared
+  pages, want = engine_pool_pages(w, free)
+  pool = pages * page_bytes_chip(w)
+  f = POOL_TEMPS.get(w.platform, {})
+  data, fsdp, tp = axes
+  B = max(1, eng.slots // (data * fsdp))
+  logits = 4 * 4 * B * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
+  R, C = eng.prefill_rows, eng.prefill_chunk
+  H, KV = _heads(cfg.n_heads, tp), _heads(cfg.n_kv_heads, tp)
+  prefill_act = 4 * R * C * (2 * cfg.d_model + (H + 2 * KV) * cfg.head_dim
+                             + 2 * cfg.mlp_dim // tp)
+  return EngineMemory(copy, prepared, pool, pages, want,
+                      window_temps=int(f.get("window", 0.0) * pool) + logits,
+                      prefill_temps=int(f.get("prefill", 0.0) * pool) + prefill_act)
+
+
+def _default_engine():
+  from spice_jax.sampling.config import EngineConfig
+  return EngineConfig()
+
+
+def pow2_at_least_int(n: int) -> int:
+  return 1 << max(0, (int(n) - 1).bit_length())
+
+
+def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
+  """The planner's bytes per chip of each program `compile.check` compiles, by its kind
+  (arguments + outputs + temporaries, donated buffers once), for the table beside the
+  compiler's. `facts`: the compile's pool pages (so both describe the same pool)."""
+  u = update_memory(w)
+  pb = param_bytes(w.model, w.mesh)
+  rows_chip = max(1, w.update.microbatch // w.batch_shards)
+  rows = rows_chip * w.update.T * 20
+  act = u.activations
+  e = engine_memory(w, 0.0, 0)
+  pool = facts.get("pool_pages", e.pool_pages) * page_bytes_chip(w)
+  f = POOL_TEMPS.get(w.platform, {})
+  out = {"update/prepass": pb.total + rows + rows // 5 + act // 3,
+         "update/grads": 2 * pb.total + rows + rows // 5 + act,
+         "update/step": u.state + pb.total,
+         "sampler/prepare": e.copy + e.prepared}
+  for c in w.calls:
+    if c.role == "format":
+      continue
+    out[f"sampler/prefill/{c.role}"] = e.prepared + pool + int(f.get("prefill", 0.0) * pool) + (
+        e.prefill_temps - int(f.get("prefill", 0.0) * e.pool))
+    out[f"sampler/window/{c.role}"] = e.prepared + pool + int(f.get("window", 0.0) * pool) + (
+        e.window_temps - int(f.get("window", 0.0) * e.pool))
+  return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from typing import Any
 
 from spice_jax.errors import SpiceError
 from spice_jax.models import presets
@@ -84,10 +85,19 @@ class Workload:
   hosts: int = 1                  # hosts sharing the host work (1: replicated on every host)
   sampler_shards: int = 0         # devices a sampler call's rows are split over (0: batch)
   sampler_replicated: bool = False  # host-local sampling: full weights on every device
+  platform: str = "cpu"           # what "auto" settings resolve for (the layout's chips)
+  attention: str = "dense"        # the update's attention, resolved for the platform
+  engine: Any = None              # sampling.config.EngineConfig (None: the defaults)
+  sampler_mesh: tuple[int, int, int] = (0, 0, 0)  # the sampler's mesh ((0,0,0): `mesh`)
 
   @property
   def sampler_batch_shards(self) -> int:
     return self.sampler_shards or self.batch_shards
+
+  @property
+  def sampler_axes(self) -> tuple[int, int, int]:
+    """(data, fsdp, tensor) of the mesh the sampler runs on."""
+    return self.sampler_mesh if any(self.sampler_mesh) else self.mesh
 
   @property
   def chips(self) -> int:
@@ -124,8 +134,20 @@ def _calls(role, rows, copies, prompt, new, sampler_batch, shards) -> SamplerCal
                      prompt=pow2_at_least(prompt, 16), new=pow2_at_least(new, 16))
 
 
-def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Workload:
-  """The iteration of `config` on `chips` devices (the mesh's -1 filled)."""
+def update_length(longest: int, config) -> int:
+  """The update's longest micro-batch length: the bucket `spice.batch.make_batch` puts a
+  row of `longest` tokens in (targets are shifted by one; 1.5 x 2^k buckets when
+  rl.geometric_buckets)."""
+  from spice_jax.spice import batch as batch_lib
+  return batch_lib.bucket_length(longest - 1, min_length=16,
+                                 geometric=bool(config.rl.get("geometric_buckets", False)))
+
+
+def from_config(config, chips: int, assume: Assumptions = Assumptions(),
+                platform: str = "cpu") -> Workload:
+  """The iteration of `config` on `chips` devices of `platform` (the mesh's -1 filled)."""
+  from spice_jax.models import attention as attention_lib
+  from spice_jax.sampling.config import EngineConfig
   cfg = model_config(config)
   shape = tuple(int(x) for x in config.mesh.shape)
   if -1 not in shape and 0 < math.prod(shape) < chips:  # as make_mesh: the first devices
@@ -165,11 +187,28 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions()) -> Work
   rows = -(-rows // multiple) * multiple
   mb = min(mb, rows)
   micro = shards  # make_batch's micro-batches: one row per device
+  try:
+    engine = EngineConfig.from_config(config.get("engine"))
+  except SpiceError as e:
+    raise WorkloadError(str(e)) from e
+  kv = engine.kv_dtype if engine.kv_dtype != "auto" else (
+      "float32" if platform == "cpu" else "bfloat16")
+  sampler_mesh = (0, 0, 0)
+  if host_local:
+    try:
+      sampler_mesh = mesh_lib.resolve_shape(
+          tuple(int(x) for x in config.train.get("sampler_mesh", (-1, 1, 1))), per_host)
+    except mesh_lib.MeshError as e:
+      raise WorkloadError(f"config.train.sampler_mesh on {per_host} chips: {e}") from e
   return Workload(
-      model=cfg, mesh=mesh, compute_bytes=2 if dtype == "bfloat16" else 4, cache_bytes=4,
+      model=cfg, mesh=mesh, compute_bytes=2 if dtype == "bfloat16" else 4,
+      cache_bytes=2 if kv == "bfloat16" else 4,
       remat=bool(config.model.remat), ref_params=float(config.rl.kl_beta) > 0,
       frozen_challenger=sp.challenger == "initial", decode_phases=3, calls=tuple(calls),
-      update=UpdateShape(rows=rows, T=pow2_at_least(longest - 1, 16), minibatch=mb,
+      update=UpdateShape(rows=rows, T=update_length(longest, config), minibatch=mb,
                          microbatch=micro),
       answers=B_all * G * K, verify_workers=int(sp.verify_workers), hosts=hosts,
-      sampler_shards=per_host if host_local else 0, sampler_replicated=host_local)
+      sampler_shards=per_host if host_local else 0, sampler_replicated=host_local,
+      platform=platform, attention=attention_lib.resolve(
+          config.model.get("attention", "auto"), platform),
+      engine=engine, sampler_mesh=sampler_mesh)
