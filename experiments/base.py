@@ -17,6 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.dtype = "bfloat16"            # compute dtype; master weights stay float32
   c.model.remat = True                  # per-layer rematerialisation in the update
   c.model.arch = ""                     # architecture preset the source must have ("": any)
+  c.model.attention = "auto"            # update attention: auto (by the mesh's platform) | dense | blockwise | splash
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.shape = (-1, 1, 1)             # ('data', 'fsdp', 'tensor'); one -1 fills

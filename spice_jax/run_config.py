@@ -53,9 +53,13 @@ class ModelSection:
   # The architecture preset this source must have (""= any). Plans and shape checks use it
   # before the weights exist; the trainer refuses a source of another shape.
   arch: str = ""
+  # Training attention (spice_jax/models/attention.py): "auto" picks by the mesh's platform.
+  attention: str = "auto"
 
   def validate(self) -> None:
     from spice_jax import models
+    from spice_jax.models.config import ATTENTION_IMPLS
+    configs.one_of(self.attention, ATTENTION_IMPLS, "model.attention")
     configs.need(not self.arch or self.arch in models.PRESETS, "model.arch",
                  f"{self.arch!r} is not a preset: one of {sorted(models.PRESETS)}")
     configs.need(bool(self.source), "model.source", "empty; give a preset name, an HF "

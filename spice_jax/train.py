@@ -131,6 +131,7 @@ def setup(config, workdir: str) -> Run:
 
   dtype = rc.model.dtype
   model = models.load(rc.model.source, mesh=mesh, dtype=dtype, seed=rc.seed)
+  model.config = model.config.replace(attention=rc.model.attention)
   if model.tokenizer is None:
     raise ConfigError(f"config.model.source: {rc.model.source!r} has no tokenizer")
   run_config.check_arch(rc.model, model.config)
