@@ -372,9 +372,7 @@ def main(argv):
         verifier_workers=_WORKERS.value, verifier_timeout=_VTIMEOUT.value,
         append=_APPEND.value, progress=_PROGRESS.value)
   except (EvalError, bench_lib.BenchmarkError, FileNotFoundError) as e:
-    logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail(e)
   print(res["table"])
   for label, st in res["stats"].items():
     print(f"{label}: {st['items']:.0f} items, {st['answers']:.0f} answers in "

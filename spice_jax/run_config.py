@@ -228,10 +228,13 @@ def _same_place(a, b) -> bool:
 def check_resume(old: Mapping, new: Mapping) -> dict[str, list]:
   """The diff of a resumed run's config against the one its checkpoint ran with.
 
-  Raises ConfigError naming the first field the checkpoint cannot honour.
+  Raises ConfigError naming the first field the checkpoint cannot honour. A field the
+  recorded config lacks (written before the field existed) is recorded, never refused.
   """
   diff = config_diff(old, new)
   for name, (was, now) in diff.items():
+    if was is None and name not in flat_dict(old):
+      continue
     if name in FIXED_AT_RESUME and not _same_place(was, now):
       raise ConfigError(f"config.{name}: {now!r} differs from {was!r} that the checkpoint "
                         f"was trained with ({FIXED_AT_RESUME[name]}); start a new workdir")

@@ -445,9 +445,7 @@ def main(argv):
   try:
     train(_CONFIG.value, workdir)
   except ConfigError as e:
-    logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli.fail(e)
   if jax.process_index() == 0:
     print(f"\nrun directory : {workdir}")
     print(f"checkpoints   : {fs.join(workdir, 'checkpoints')}")

@@ -45,6 +45,14 @@ def log_to_file(directory: str, name: str = "log.txt") -> str:
   return path
 
 
+def fail(error, code: int = 2):
+  """Ends an entry point on a user error: one line `error: ...` on the terminal (the log
+  file records it too, at INFO so that absl does not print it a second time)."""
+  logging.info("error: %s", error)
+  print(f"error: {error}", file=sys.stderr)
+  sys.exit(code)
+
+
 def load_config_file(spec: str):
   """`path.py[:arg]` -> that file's `get_config([arg])` (what config_flags loads)."""
   path, _, arg = spec.partition(":")
