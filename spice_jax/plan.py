@@ -313,5 +313,6 @@ if __name__ == "__main__":
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
   os.environ.setdefault("TPU_STDERR_LOG_LEVEL", "3")
   os.environ.setdefault("TPU_MIN_LOG_LEVEL", "3")
+  os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
   define_flags()
   app.run(main)

@@ -117,7 +117,9 @@ def update_memory(w: Workload) -> UpdateMemory:
   internals = 4 * r * T * (3 * D + (H + 2 * KV) * Dh + 3 * F // tp)
   if w.attention == "dense":
     attention = r * H * T * T * SCORE_BYTES + r * T * T + internals
-  else:  # blockwise / splash: O(T) per layer (no [T, T] scores kept)
+  elif w.platform == "tpu":  # splash: one layer's f32 MLP intermediate is what grows with T
+    attention = 4 * r * T * F // tp
+  else:  # blockwise: O(T) per layer (no [T, T] scores kept)
     attention = internals
   c = loss_lib.pick_chunk(u.microbatch, T, cfg.vocab_size)
   logits = 3 * 4 * r * c * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
@@ -125,13 +127,25 @@ def update_memory(w: Workload) -> UpdateMemory:
   if not w.remat:  # every layer's internals stay alive for the backward pass
     attention *= cfg.n_layers
   gathered = 2 * pb.layer_full * w.compute_bytes // 4 if fsdp > 1 else 0
+  if fsdp > 1 and w.platform == "tpu":
+    # XLA:TPU gathers the vocabulary matrices whole (compute dtype) and holds their f32
+    # gradient whole before the reduce-scatter; one layer's weights are gathered at a time.
+    gathered = vocab_bytes(cfg, tp) * (w.compute_bytes + 4) // 4 + (
+        pb.layer_full * w.compute_bytes // 4)
   rows_chip = u.rows // w.batch_shards
   accum = pb.total if u.microbatch < u.minibatch else 0
+  stacked = pb.layers if w.platform != "tpu" else 0  # the scan's f32 copy (XLA:CPU)
   return UpdateMemory(
       params=pb.total, opt_state=2 * pb.total, ref_params=pb.total if w.ref_params else 0,
       frozen_copy=pb.total if w.frozen_challenger else 0, gradients=pb.total + accum,
       batch=rows_chip * T * 20,  # tokens, positions, targets (i32), loss_mask, old_logprobs
-      activations=carries + pb.layers + max(attention, logits) + gathered)
+      activations=carries + stacked + max(attention, logits) + gathered)
+
+
+def vocab_bytes(cfg: ModelConfig, tp: int) -> int:
+  """f32 bytes of the vocabulary matrices (embedding, and the output head when untied),
+  split over 'tensor'."""
+  return 4 * cfg.vocab_size * cfg.d_model * (1 if cfg.tie_embeddings else 2) // tp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,13 +312,16 @@ def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
   u = update_memory(w)
   pb = param_bytes(w.model, w.mesh)
   rows_chip = max(1, w.update.microbatch // w.batch_shards)
-  rows = rows_chip * w.update.T * 20
+  rows = rows_chip * w.update.T * 24   # tokens, positions, targets, mask, old log-probs
   act = u.activations
   e = engine_memory(w, 0.0, 0)
   pool = facts.get("pool_pages", e.pool_pages) * page_bytes_chip(w)
   f = POOL_TEMPS.get(w.platform, {})
-  out = {"update/prepass": pb.total + rows + rows // 5 + act // 3,
-         "update/grads": 2 * pb.total + rows + rows // 5 + act,
+  # The pre-pass holds the gathered embedding, the carries and one layer's f32 output.
+  fwd = (vocab_bytes(w.model, w.mesh[2]) * w.compute_bytes // 4
+         + rows_chip * w.update.T * w.model.d_model * w.compute_bytes)
+  out = {"update/prepass": pb.total + rows + fwd,
+         "update/grads": 2 * pb.total + rows + act,
          "update/step": u.state + pb.total,
          "sampler/prepare": e.copy + e.prepared}
   for c in w.calls:
