@@ -53,7 +53,9 @@ def main(argv):
   K, G, Dh = _KV_HEADS.value, _GROUP.value, _HEAD_DIM.value
   rng = np.random.default_rng(0)
   q = jnp.asarray(rng.standard_normal((B, 1, K * G, Dh)), jnp.float32)
-  bias = jnp.zeros((B, 1, S), jnp.float32)
+  bias = jnp.zeros((B, 1, S), jnp.float32)  # every slot attended: the span [0, S)
+  zero = jnp.zeros((B,), jnp.int32)
+  span = (zero, zero, jnp.full((B, 1), S - 1, jnp.int32))
   print(f"B={B} S={S} K={K} G={G} Dh={Dh}, f32 cache; load {os.getloadavg()[0]:.1f}")
   print(f"{'page':>5} {'block':>6} {'paged ms':>9} {'dense ms':>9} {'paged/dense':>12} "
         f"{'gather ms':>10}")
@@ -65,11 +67,11 @@ def main(argv):
           "v": jnp.asarray(rng.standard_normal((pool_pages, K, page_size, Dh)), jnp.float32)}
     table = jnp.asarray(1 + rng.permutation(B * M).reshape(B, M), jnp.int32)
     ck, cv = jax.jit(paged._gather)(lc, table)  # the same keys, dense and in logical order
-    got = jax.jit(paged.attend_pages, static_argnums=(4,))(q, lc, table, bias, block_pages)
+    got = jax.jit(paged.attend_pages, static_argnums=(4,))(q, lc, table, span, block_pages)
     ref = jax.jit(forward.attend_cached)(q, ck, cv, bias)
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-4, atol=1e-4)
-    t_paged = _ms(lambda q, lc, t, b: paged.attend_pages(q, lc, t, b, block_pages),
-                  q, lc, table, bias)
+    t_paged = _ms(lambda q, lc, t, sp: paged.attend_pages(q, lc, t, sp, block_pages),
+                  q, lc, table, span)
     t_dense = _ms(forward.attend_cached, q, ck, cv, bias)
     t_gather = _ms(lambda lc, t: [paged._gather(lc, t[:, j:j + block_pages])
                                   for j in range(0, M, block_pages)], lc, table)

@@ -16,8 +16,8 @@ decode step), so token j of a row is always drawn with uniform(fold_in(row_key, 
 output is the static path's, token for token, whatever the schedule.
 
 Static shapes per program: window rows (bucket 2^k or 1.5 x 2^k per device of the running
-rows), window W, table pages (bucket 2^k or 1.5 x 2^k of the 64-slot table units the window
-can touch), pool pages (power-of-two bucket), prefill rows
+rows), window W, table pages (power-of-two bucket of the 64-slot table units its rows' caps
+can reach), pool pages (power-of-two bucket), prefill rows
 (power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
 with varying lengths. Same seed, same tokens, whatever the schedule, also in floating point:
 a row's arithmetic must not depend on the rows it shares a program with (XLA's CPU dot
@@ -99,11 +99,10 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
     slot = st.start + st.step  # [B] logical slot of the input token
     page = jnp.take_along_axis(table, (slot // page_size)[:, None], axis=1)
     page = jnp.where(st.active[:, None], page, scheduler.NULL_PAGE)
-    s = jnp.arange(S, dtype=jnp.int32)[None, :]
-    mask = (s < st.base[:, None]) | ((s >= st.start[:, None]) & (s <= slot[:, None]))
+    span = (st.base, st.start, slot[:, None])  # prompt [0, base), own slots [start, slot]
     hidden, pool = paged.forward_paged(w, cfg, st.last[:, None], (st.pos0 + st.step)[:, None],
                                        pool, table, page, (slot % page_size)[:, None],
-                                       mask[:, None, :], block_pages, rope)
+                                       span, block_pages, rope)
     logits = forward.logits(w, hidden[:, 0])
     keys = jax.random.wrap_key_data(st.keys, impl=key_impl)
     u = jax.vmap(lambda k, j: jax.random.uniform(jax.random.fold_in(k, j)))(keys, st.step)
@@ -132,10 +131,9 @@ def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, c
   [R, M] the prompts' pages. Prompt token t sits at logical slot t (= its position), so
   query t attends slots <= t (earlier chunks included). Returns the pool.
   """
-  s = jnp.arange(table.shape[1] * page_size, dtype=jnp.int32)
-  mask = s[None, None, :] <= positions[:, :, None]
+  zero = jnp.zeros(tokens.shape[:1], jnp.int32)
   _, pool = paged.forward_paged(w, cfg, tokens, positions, pool, table, write_page,
-                                write_off, mask, block_pages)
+                                write_off, (zero, zero, positions), block_pages)
   return pool
 
 
@@ -382,7 +380,7 @@ class ContinuousEngine:
     z = lambda dt=np.int32: np.zeros((B,), dt)
     st = Slots(last=z(), step=z(), active=z(bool), pos0=z(), base=z(), start=z(), cap=z(),
                keys=np.zeros((B,) + key_data.shape[1:], key_data.dtype))
-    rows = {}
+    rows, widest = {}, 0
     for c, i in enumerate(running):
       sl = sched.slots[i]
       p = sched.prompts[sl.req.prompt]
@@ -392,7 +390,10 @@ class ContinuousEngine:
       st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
-    M = self._table_pages(max(len(r) for r in rows.values()))
+      widest = max(widest, n_prompt + scheduler.pages_for(sl.req.cap, PG))
+    # Wide enough for every row's whole cap: attention reads only the blocks in use, so the
+    # width costs nothing but is fixed while the rows grow (fewer programs).
+    M = self._table_pages(widest)
     table = np.zeros((B, M), np.int32)
     for i, r in rows.items():
       table[i, :len(r)] = r
@@ -418,8 +419,9 @@ class ContinuousEngine:
     return geometric_at_least(n, 16)
 
   def _table_pages(self, n: int) -> int:
-    """Table width for n pages: a bucket (2^k or 1.5 x 2^k) of table units."""
-    return self.table_unit * geometric_at_least(scheduler.pages_for(n, self.table_unit))
+    """Table width for n pages: a power-of-two bucket of table units (a program's cost
+    does not grow with its table: `paged.attend_pages` loops over the blocks in use)."""
+    return self.table_unit * pow2_at_least(scheduler.pages_for(n, self.table_unit))
 
   def _prefill(self, w, pool, sched, plan, pool_sh):
     """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,

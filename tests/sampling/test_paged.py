@@ -39,19 +39,52 @@ def test_pages_equal_dense_and_table_width_changes_nothing(T):
   q = jnp.asarray(rng.standard_normal((B, T, K * G, Dh)), jnp.float32)
   # Each row attends its own prefix [0, n) (n < S leaves masked slots in the last block).
   lengths = np.array([S, 9, 5])
-  mask = np.arange(S)[None, None, :] < lengths[:, None, None]
-  bias = layers.mask_bias(jnp.asarray(np.broadcast_to(mask, (B, T, S))))
+  last = np.broadcast_to(lengths[:, None] - 1, (B, T)).astype(np.int32)
+  zero = jnp.zeros((B,), jnp.int32)
+  span = (zero, zero, jnp.asarray(last))
   attend = jax.jit(paged.attend_pages, static_argnums=(4,))
-  got = attend(q, lc, table, bias, BLOCK_PAGES)
+  got = attend(q, lc, table, span, BLOCK_PAGES)
 
   # Dense reference: the plain (non-online) softmax over the contiguous keys.
+  mask = np.arange(S)[None, None, :] < lengths[:, None, None]
+  bias = layers.mask_bias(jnp.asarray(np.broadcast_to(mask, (B, T, S))))
   qd = q.reshape(B, T, K, G, Dh).transpose(0, 2, 3, 1, 4)
   ref = forward._attend(qd, k, v, bias).transpose(0, 3, 1, 2, 4).reshape(B, T, -1)
   np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-5)
 
-  # A wider table (two more blocks of null pages, all masked) gives the same bits: the
-  # table width is schedule (set by the longest row of a program), not maths.
+  # A wider table (two more blocks of null pages, all masked) gives the same bits, whether
+  # its masked blocks are skipped (the default) or read: the table width is schedule (set
+  # by the longest row of a program), not maths.
   wide = jnp.concatenate([table, jnp.zeros((B, 2 * BLOCK_PAGES), jnp.int32)], axis=1)
-  wide_bias = jnp.concatenate([bias, jnp.full((B, T, 2 * BLOCK_PAGES * PG), -1e30)], axis=2)
-  np.testing.assert_array_equal(np.asarray(attend(q, lc, wide, wide_bias, BLOCK_PAGES)),
-                                np.asarray(got))
+  for blocks in (None, jnp.int32(4)):
+    np.testing.assert_array_equal(np.asarray(attend(q, lc, wide, span, BLOCK_PAGES, blocks)),
+                                  np.asarray(got))
+
+
+def test_span_mask_prompt_then_own_slots():
+  """A query attends the shared prompt [0, base) and its own slots [start, last]."""
+  span = (jnp.array([3, 0]), jnp.array([8, 0]), jnp.array([[9], [2]]))
+  got = np.asarray(paged.span_mask(span, jnp.arange(12)))
+  s = np.arange(12)
+  want = np.stack([(s < 3) | ((s >= 8) & (s <= 9)), s <= 2])[:, None, :]
+  np.testing.assert_array_equal(got, want)
+  # Blocks of 4 slots: row 0 reads up to slot 9 -> 3 blocks.
+  assert int(paged.blocks_read(span, 4)) == 3
+
+
+def test_program_size_independent_of_table_width():
+  """The attention loop is one fixed body: the lowered program of a 4-page table and of
+  a 256-page table have the same number of dot products (not one per block)."""
+  rng = np.random.default_rng(1)
+  q = jnp.asarray(rng.standard_normal((B, 1, K * G, Dh)), jnp.float32)
+  zero = jnp.zeros((B,), jnp.int32)
+
+  def dots(n_pages):
+    lc = {"k": jnp.zeros((1 + n_pages, K, Dh, PG)), "v": jnp.zeros((1 + n_pages, K, PG, Dh))}
+    table = jnp.zeros((B, n_pages), jnp.int32)
+    span = (zero, zero, jnp.zeros((B, 1), jnp.int32))
+    text = jax.jit(paged.attend_pages, static_argnums=(4,)).lower(
+        q, lc, table, span, BLOCK_PAGES).as_text()
+    return text.count("dot_general")
+
+  assert dots(4) == dots(256) == 2
