@@ -68,6 +68,9 @@ _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute
 _WORKERS = flags.DEFINE_integer("verifier_workers", 0, "math-verify processes (0 = auto).")
 _VTIMEOUT = flags.DEFINE_float("verifier_timeout", 5.0, "Seconds per verification.")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+_XLA_CACHE = flags.DEFINE_string(
+    "compilation_cache_dir", None, "Persistent XLA compilation cache: compiled sampler "
+    "programs are reused by later runs (default ~/.cache/spice_jax/xla; '' = off).")
 
 _CO_WORKDIR = flags.DEFINE_string("coevolution_workdir", None,
                                   "Run directory: run the co-evolution probe on its checkpoints.")
@@ -344,6 +347,8 @@ def run_coevolution(workdir: str, out: str, *, steps: Sequence[int] = (),
 
 def main(argv):
   del argv
+  from spice_jax.utils import runtime
+  runtime.enable_compilation_cache(_XLA_CACHE.value)
   if not _OUT.value:
     raise app.UsageError("--out is required")
   out = os.path.abspath(_OUT.value)
