@@ -1,6 +1,13 @@
 r"""Rollout throughput on a SPICE-shaped workload: static path vs continuous engine vs
 transformers `generate`, same random weights, same prompts, one process.
 
+Honest by default: like the trainer, both paths get one uniform cap per role (`max_new`);
+each row's actual length is a hidden stop position (`Sampler(..., stop_at=...)`: checked in
+the decode loop as a stop token would be, unseen by the scheduler and the buckets), the
+same for every side; transformers stops a batch when its last row has stopped. `--oracle`
+restores the earlier mode (each row's length given to the engine as its cap), for
+comparison.
+
   .venv/bin/python benchmarks/rollout.py                 # small llama shape, ~3-5 min on 2 cores
   .venv/bin/python benchmarks/rollout.py --docs=2 --attempts=4 --prompt_len=128   # quicker
 
@@ -10,22 +17,24 @@ Workload (two calls, like one SPICE iteration):
 The continuous engine runs it twice: "two-phase" (the two calls, as the static path) and,
 with --pipelined (default), as one call whose Challenger row r queues the K Reasoner rows of
 task r (`FollowUp`) the moment it finishes, so they fill the slots of the Challenger tail.
-Per-row caps are heavy-tailed: lognormal (median `cap_median`, sigma `cap_sigma`), clipped
-to [1, max_new]; rows never stop early (random weights, no stop ids), so each row produces
-exactly its cap: useful tokens = sum of caps. transformers cannot cap rows individually: it
-runs each call to the largest cap (its rows are trimmed to their caps when counted).
+Per-row lengths are heavy-tailed: lognormal (median `cap_median`, sigma `cap_sigma`),
+clipped to [1, max_new]; useful tokens = sum of lengths. transformers cannot stop rows
+individually: it runs each call to its longest row (the others are counted at their
+lengths). Pipelined mode (follow-ups) runs only with --oracle (a FollowUp has no hidden
+stop).
 
 Memory: the static path runs `static_batch` rows per call; the continuous engine gets a
 page pool of the same bytes as that call's KV cache (and `slots` decode slots; admission
 waits for pages). transformers runs the same `static_batch`-row calls.
 
 Printed per side: tokens/s (useful tokens / wall time of both calls, after warm-up runs;
-the fastest of --repeats timed runs),
-slot utilisation (useful token-steps / slot-steps of the decode loops), peak KV bytes
+the fastest of --repeats timed runs), occupancy (mean live rows per slot-step: useful
+tokens / (slots x decode steps); static: its batch rows), packing (useful token-steps /
+row-steps of the compiled decode programs), preemptions, peak KV bytes
 (static: its final cache B x (P + Nb); continuous: peak pages in use x page bytes),
 compilations and compile seconds (from the warm-up run). Each continuous mode's ratio to
-the static path and utilisation are printed, then, for the faster mode, the last lines:
-`continuous/static tokens/s: <ratio>x` and `slot utilisation: <percent>%`.
+the static path is printed, then, for the faster mode, the last lines:
+`continuous/static tokens/s: <ratio>x` and `slot occupancy: <percent>%`.
 """
 
 from __future__ import annotations
@@ -59,8 +68,10 @@ _PIPELINED = flags.DEFINE_bool("pipelined", True, "Also run the continuous engin
                                 "one call whose Challenger rows queue their K Reasoner rows "
                                 "(FollowUp) the moment they finish.")
 _TRANSFORMERS = flags.DEFINE_bool("transformers", True, "Also run transformers generate.")
-_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 1, "torch threads (spin-waiting OpenMP "
-                                      "threads collapse when the machine is shared).")
+_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 0, "torch threads (0 = the machine's "
+                                      "cores).")
+_ORACLE = flags.DEFINE_bool("oracle", False, "The earlier mode: each row's length is its cap "
+                            "(the engine knows every length in advance).")
 
 
 def small_config():
@@ -99,10 +110,14 @@ def batched(calls, rows: int | None):
   return out
 
 
-def call_job(prompts, caps):
-  """One sampler call of `prompts` (a piece of the two-phase workload)."""
+def call_job(prompts, caps, oracle: bool = True, max_new: int = 0):
+  """One sampler call of `prompts` (a piece of the two-phase workload): rows of lengths
+  `caps`, given as caps (oracle) or as hidden stops under the uniform cap `max_new`."""
   def job(sampler, params, seed):
-    return sampler(params, prompts, max_new_tokens=caps, temperature=1.0, seed=seed)
+    if oracle:
+      return sampler(params, prompts, max_new_tokens=caps, temperature=1.0, seed=seed)
+    return sampler(params, prompts, max_new_tokens=max_new, stop_at=caps, temperature=1.0,
+                   seed=seed)
   return job, sum(caps)
 
 
@@ -139,7 +154,7 @@ def run_ours(sampler, params, jobs, seed: int = 0, repeats: int = 1) -> dict:
 
 def timed_run(sampler, params, jobs, seed: int) -> dict:
   """One timed pass over `jobs`: tokens, wall, utilisation, peak KV."""
-  tokens, wall, slot_steps, peak_kv = 0, 0.0, 0.0, 0
+  tokens, wall, slot_steps, peak_kv, live_cap, preempt = 0, 0.0, 0.0, 0, 0, 0
   item = np.dtype(sampler.cache_dtype if sampler.cache_dtype != "bfloat16" else "float16")
   tok_bytes = kv_bytes_per_token(sampler.cfg, item.itemsize)
   decode_s, decode_steps = 0.0, 0
@@ -150,31 +165,35 @@ def timed_run(sampler, params, jobs, seed: int) -> dict:
     decode_s += sampler.last_timing["decode_s"]
     decode_steps += sampler.last_timing["decode_steps"]
     made = int(out.lengths.sum())
-    assert made == want, (made, want)  # no stop ids: every row runs to its cap
+    assert made == want, (made, want)  # every row runs to its length
     tokens += made
     t = sampler.last_timing
     if t["engine"] == "continuous":
-      slot_steps += made / t["utilisation"]
+      slot_steps += t["slot_steps"]
+      live_cap += t["slots"] * t["decode_steps"]
+      preempt += t["preemptions"]
       peak_kv = max(peak_kv, t["peak_pages"] * t["page_bytes"])
     else:
       sh = t["shapes"]
       slot_steps += sh.batch * t["decode_steps"]
+      live_cap += sh.batch * t["decode_steps"]
       peak_kv = max(peak_kv, sh.batch * (sh.prompt + sh.new) * tok_bytes)
   return {"wall_s": wall, "tokens": tokens, "decode_s": decode_s, "decode_steps": decode_steps,
-          "utilisation": tokens / slot_steps, "peak_kv": peak_kv}
+          "utilisation": tokens / slot_steps, "occupancy": tokens / live_cap,
+          "preemptions": preempt, "peak_kv": peak_kv}
 
 
-def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 1):
+def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 0):
   import torch
   import transformers
-  torch.set_num_threads(threads)
+  torch.set_num_threads(threads or os.cpu_count())
   tdt = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
   return transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=tdt).eval()
 
 
-def run_transformers(hf, calls, device: str = "cpu") -> dict:
+def run_transformers(hf, calls, device: str = "cpu", repeats: int = 1) -> dict:
   """transformers `generate` of model `hf`, one left-padded batch per call, to the call's
-  largest cap."""
+  longest row; the fastest of `repeats` timed passes."""
   import torch
   hf.generation_config.eos_token_id = None
   kw = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=0)
@@ -191,28 +210,35 @@ def run_transformers(hf, calls, device: str = "cpu") -> dict:
     if device != "cpu":
       torch.cuda.synchronize()
   one([p[:8] for p in calls[0][0][:4]], [4] * 4)  # warm-up
-  print(f"transformers: {len(calls)} calls, load {os.getloadavg()[0]:.1f}", flush=True)
-  wall, tokens = 0.0, 0
-  for prompts, caps in calls:
-    t0 = time.perf_counter()
-    one(prompts, caps)
-    wall += time.perf_counter() - t0
-    tokens += sum(caps)
-  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens,
-          "utilisation": tokens / sum(len(c) * max(c) for _, c in calls), "peak_kv": None,
-          "compiles": None, "compile_s": None, "recompiles": None}
+  print(f"transformers {hf.dtype}: {len(calls)} calls, load {os.getloadavg()[0]:.1f}",
+        flush=True)
+  walls = []
+  for _ in range(repeats):
+    wall, tokens = 0.0, 0
+    for prompts, caps in calls:
+      t0 = time.perf_counter()
+      one(prompts, caps)
+      wall += time.perf_counter() - t0
+      tokens += sum(caps)
+    walls.append(wall)
+  wall = min(walls)
+  util = tokens / sum(len(c) * max(c) for _, c in calls)
+  return {"tok_s": tokens / wall, "wall_s": wall, "tokens": tokens, "utilisation": util,
+          "occupancy": util, "preemptions": None, "peak_kv": None, "compiles": None,
+          "compile_s": None, "recompiles": None}
 
 
 def table(rows: dict) -> str:
-  head = (f"{'side':28s} {'tok/s':>9s} {'wall s':>8s} {'util':>6s} {'peak KV MB':>10s} "
-          f"{'compiles':>8s} {'compile s':>9s}")
+  head = (f"{'side':28s} {'tok/s':>9s} {'wall s':>8s} {'occup':>6s} {'pack':>6s} "
+          f"{'preempt':>7s} {'peak KV MB':>10s} {'compiles':>8s} {'compile s':>9s}")
   lines = [head]
   for name, r in rows.items():
     kv = "-" if r["peak_kv"] is None else f"{r['peak_kv'] / 2**20:.2f}"
     comp = "-" if r["compiles"] is None else str(r["compiles"])
     cs = "-" if r["compile_s"] is None else f"{r['compile_s']:.1f}"
-    lines.append(f"{name:28s} {r['tok_s']:9.1f} {r['wall_s']:8.2f} {100 * r['utilisation']:5.1f}%"
-                 f" {kv:>10s} {comp:>8s} {cs:>9s}")
+    pre = "-" if r["preemptions"] is None else str(r["preemptions"])
+    lines.append(f"{name:28s} {r['tok_s']:9.1f} {r['wall_s']:8.2f} {100 * r['occupancy']:5.1f}%"
+                 f" {100 * r['utilisation']:5.1f}% {pre:>7s} {kv:>10s} {comp:>8s} {cs:>9s}")
   return "\n".join(lines)
 
 
@@ -223,6 +249,8 @@ def main(argv):
   cfg = small_config() if _SHAPE.value == "small" else models.PRESETS[_SHAPE.value]
   mesh = parallel.make_mesh((1, 1, 1), devices=jax.devices()[:1])
   params = models.init_params(cfg, mesh, seed=0)
+  oracle = _ORACLE.value
+  job = lambda prompts, caps: call_job(prompts, caps, oracle, _MAX_NEW.value)
   calls = spice_workload(cfg.vocab_size, _DOCS.value, _ATTEMPTS.value, _PROMPT.value,
                          _ANSWERS.value, _QUESTION.value, _MAX_NEW.value, _CAP_MEDIAN.value,
                          _CAP_SIGMA.value)
@@ -232,19 +260,20 @@ def main(argv):
         f"P={_PROMPT.value}), reasoner {len(calls[1][0])} rows (K={_ANSWERS.value}, "
         f"Q={_QUESTION.value}); caps median {np.median(caps[0] + caps[1]):.0f}, "
         f"mean {np.mean(caps[0] + caps[1]):.1f}, max {max(caps[0] + caps[1])}; "
+        f"{'oracle caps' if oracle else f'uniform cap {_MAX_NEW.value}, hidden stops'}; "
         f"load {os.getloadavg()[0]:.1f}", flush=True)
   rows = {}
   mk = lambda side, **kw: sampling.Sampler(
       cfg, mesh, dtype=_DTYPE.value, engine=side,
       max_prompt_len=max(_PROMPT.value, _QUESTION.value), **kw)
-  two_phase = [call_job(*c) for c in calls]
+  two_phase = [job(*c) for c in calls]
   static_name = f"spice_jax static {_DTYPE.value}"
   rows[static_name] = run_ours(mk("static"), params,
-                               [call_job(*c) for c in batched(calls, _STATIC_BATCH.value)],
+                               [job(*c) for c in batched(calls, _STATIC_BATCH.value)],
                                repeats=_REPEATS.value)
   budget = rows[static_name]["peak_kv"]
   modes = {"two-phase": two_phase}
-  if _PIPELINED.value:
+  if _PIPELINED.value and oracle:
     modes["pipelined"] = [pipelined_job(calls, _ANSWERS.value)]
   for mode, jobs in modes.items():
     page_kw = {"page_size": _PAGE_SIZE.value} if _PAGE_SIZE.value else {}
@@ -259,23 +288,27 @@ def main(argv):
   if _TRANSFORMERS.value:
     with tempfile.TemporaryDirectory(prefix="rollout_bench_") as tmp:
       models.export_hf(params, cfg, tmp)
-      hf = load_transformers(tmp, "float32", _TORCH_THREADS.value)
-      rows["transformers float32"] = run_transformers(hf, batched(calls, _STATIC_BATCH.value))
+      for dt in ("float32", "bfloat16"):
+        hf = load_transformers(tmp, dt, _TORCH_THREADS.value)
+        rows[f"transformers {dt}"] = run_transformers(
+            hf, batched(calls, _STATIC_BATCH.value), repeats=_REPEATS.value)
   print(f"load {os.getloadavg()[0]:.1f}")
   print(table(rows))
   st = rows[static_name]
   for mode in modes:
     co = rows[f"continuous {mode} {_DTYPE.value}"]
     print(f"{mode} continuous/static tokens/s: {co['tok_s'] / st['tok_s']:.2f}x")
-    print(f"{mode} slot utilisation: {100 * co['utilisation']:.1f}%")
+    print(f"{mode} slot occupancy: {100 * co['occupancy']:.1f}% (packing "
+          f"{100 * co['utilisation']:.1f}%), preemptions {co['preemptions']}")
   best = max(modes, key=lambda m: rows[f"continuous {m} {_DTYPE.value}"]["tok_s"])
   co = rows[f"continuous {best} {_DTYPE.value}"]
-  if "transformers float32" in rows:
-    print(f"continuous ({best})/transformers tokens/s: "
-          f"{co['tok_s'] / rows['transformers float32']['tok_s']:.2f}x")
+  for dt in ("float32", "bfloat16"):
+    if f"transformers {dt}" in rows:
+      print(f"continuous ({best})/transformers {dt} tokens/s: "
+            f"{co['tok_s'] / rows[f'transformers {dt}']['tok_s']:.2f}x")
   print(f"best continuous mode: {best}")
   print(f"continuous/static tokens/s: {co['tok_s'] / st['tok_s']:.2f}x")
-  print(f"slot utilisation: {100 * co['utilisation']:.1f}%")
+  print(f"slot occupancy: {100 * co['occupancy']:.1f}%")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ class TrainSection:
   # slice of the documents on its own devices (weights copied per host), only the update is
   # global (issue: pod scale).
   sampling: str = "global"
+  # Persistent XLA compilation cache (compiled programs reused across runs): "auto" =
+  # $XDG_CACHE_HOME/spice_jax/xla (~/.cache/...), "" = off, or a directory.
+  compile_cache: str = "auto"
 
   def validate(self) -> None:
     configs.need(self.iterations >= 1, "train.iterations", "must be >= 1")

@@ -115,9 +115,26 @@ def _corpus_dir(config: RunConfig, workdir, tokenizer) -> str:
   return out
 
 
+def compile_cache(setting: str) -> str | None:
+  """JAX's persistent compilation cache for the run (config.train.compile_cache): "auto" =
+  $XDG_CACHE_HOME/spice_jax/xla (~/.cache/...) unless the process already chose a directory
+  (tests, the experiment driver), "" = off, else that directory. Returns the one in use."""
+  if setting == "auto" and jax.config.jax_compilation_cache_dir:
+    return jax.config.jax_compilation_cache_dir
+  if not setting:
+    return None
+  path = setting if setting != "auto" else os.path.join(
+      os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+      "spice_jax", "xla")
+  jax.config.update("jax_compilation_cache_dir", path)
+  logging.info("persistent compilation cache: %s", path)
+  return path
+
+
 def setup(config, workdir: str) -> Run:
   """Builds the run (model, state, sampler, corpus stream) and restores the latest checkpoint."""
   rc = validate(config)
+  compile_cache(rc.train.compile_cache)
   m = rc.mesh
   if m.distributed:
     parallel.maybe_initialize_distributed(m.coordinator_address or None,

@@ -123,17 +123,20 @@ def decode_window(w, pool, slots: Slots, table, temperature, top_k, top_p, stop_
   return pool, slots, toks, lps, mlps
 
 
-def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, cfg,
-                  page_size: int, block_pages: int):
-  """Writes a chunk of prompt tokens' k/v into their pages.
+def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, base, start,
+                  last, *, cfg, page_size: int, block_pages: int):
+  """Writes a chunk of tokens' k/v into their pages: a piece of a prompt, or of a resumed
+  row's own slots (recomputed after a preemption).
 
-  tokens, positions, write_page, write_off: [R, C] int32 (padding: page 0); table:
-  [R, M] the prompts' pages. Prompt token t sits at logical slot t (= its position), so
-  query t attends slots <= t (earlier chunks included). Returns the pool.
+  tokens, positions, write_page, write_off, last: [R, C] int32 (padding: page 0); table:
+  [R, M] the rows' pages; base, start: [R] int32. Query (r, c) attends logical slots
+  [0, base[r]) and [start[r], last[r, c]] (`paged.span_mask`): a prompt token t sits at
+  logical slot t = its position (base = start = 0, last = t: slots <= t, earlier chunks
+  included); a resumed row's own slot j sits at start + j (the prompt, then its own slots
+  up to j: what its decode step j attended). Returns the pool.
   """
-  zero = jnp.zeros(tokens.shape[:1], jnp.int32)
   _, pool = paged.forward_paged(w, cfg, tokens, positions, pool, table, write_page,
-                                write_off, (zero, zero, positions), block_pages)
+                                write_off, (base, start, last), block_pages)
   return pool
 
 
@@ -141,7 +144,8 @@ def prefill_chunk(w, pool, tokens, positions, table, write_page, write_off, *, c
 class Rows:
   """Host outputs of an engine call, one entry per row (rows are added while it runs):
   keys [N, ...] uint32 key data; per row its cap, generation (0: the call's rows, g + 1:
-  follow-ups of a generation-g row), tokens / logp / model_logp [cap] and length."""
+  follow-ups of a generation-g row), tokens / logp / model_logp [cap] and length, and the
+  step its decode stops at (its cap, or a hidden earlier stop: `stop_at`)."""
   keys: np.ndarray
   caps: list[int] = dataclasses.field(default_factory=list)
   gen: list[int] = dataclasses.field(default_factory=list)
@@ -149,10 +153,12 @@ class Rows:
   logp: list[np.ndarray] = dataclasses.field(default_factory=list)
   model_logp: list[np.ndarray] = dataclasses.field(default_factory=list)
   lengths: list[int] = dataclasses.field(default_factory=list)
+  stops: list[int] = dataclasses.field(default_factory=list)
 
-  def add(self, caps, keys: np.ndarray, gen: int) -> None:
-    for c in caps:
+  def add(self, caps, keys: np.ndarray, gen: int, stop_at=None) -> None:
+    for k, c in enumerate(caps):
       self.caps.append(int(c))
+      self.stops.append(int(c) if stop_at is None else min(int(c), int(stop_at[k])))
       self.gen.append(gen)
       for buf, dt in ((self.tokens, np.int32), (self.logp, np.float32),
                       (self.model_logp, np.float32)):
@@ -227,24 +233,27 @@ class ContinuousEngine:
     return [one] * self.s.cfg.n_layers
 
   def run(self, params, prompts: list[np.ndarray], src: np.ndarray, caps: np.ndarray,
-          strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray, on_finish=None):
+          strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray, on_finish=None,
+          stop_at=None):
     """Generates for rows r (prompt prompts[src[r]], at most caps[r] tokens).
 
     scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
     key_data: [N, ...] uint32 row keys; on_finish(r, tokens [n], model_logp [n]) is called
     as soon as row r is done (between windows, while other rows still decode). It may
     return follow-up rows `(prompts [F] of [p] int32, caps [F] int32, seeds [F])`, which
-    join the queue as rows N, N+1, ... in the order returned (keys: key(seed)). Returns numpy
+    join the queue as rows N, N+1, ... in the order returned (keys: key(seed)). stop_at:
+    optional [N] hidden stops (benchmarks): row r ends after stop_at[r] tokens as if it drew
+    a stop id there (checked in the decode loop; the scheduler sees only caps). Returns numpy
     (tokens, logp, model_logp, lengths) over all rows.
     """
     s, cfg, PG = self.s, self.s.cfg, self.page_size
     N = len(src)
     rows = Rows(np.asarray(key_data)[:0])
-    rows.add(caps, key_data, 0)
+    rows.add(caps, key_data, 0, stop_at)
     slots_b = s._rows_bucket(self.slots)
     B = slots_b if on_finish is not None else min(slots_b, s._rows_bucket(N))
     n_pages = self._pool_pages(prompts, caps, min(B, s._rows_bucket(N)))
-    sched = scheduler.Scheduler(B, PG, n_pages)
+    sched = scheduler.Scheduler(B, PG, n_pages, window=self.window)
     sched.add(prompts, [scheduler.Request(r, int(src[r]), int(caps[r])) for r in range(N)])
     pool_sh = self._pool_shardings(n_pages)
     pool = s._compiled(("pool", n_pages, PG, s.cache_dtype), lambda: jax.lax.with_sharding_constraint(
@@ -256,6 +265,7 @@ class ContinuousEngine:
     stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0,
              "prefill_calls": 0, "prefill_s": 0.0, "decode_s": 0.0, "follow_ups": 0}
     while not sched.finished:
+      sched.grow(lambda r: rows.tokens[r])  # pages for the next window, or preemptions
       sched.admit()
       plan = sched.prefill_plan(self.prefill_rows, self.prefill_chunk, self._chunk_bucket)
       if plan:
@@ -297,6 +307,8 @@ class ContinuousEngine:
           sched.add(list(prompts_f), [scheduler.Request(first + k, k, int(c))
                                       for k, c in enumerate(caps_f)])
     stats.update(slots=B, kv_pages=n_pages, peak_pages=sched.pages.peak,
+                 preemptions=sched.preemptions,
+                 occupancy=stats["token_steps"] / max(1, B * stats["decode_steps"]),
                  page_bytes=paged.page_bytes(cfg, PG, s._cache_dt),
                  utilisation=stats["token_steps"] / max(1, stats["slot_steps"]))
     self.last_stats = stats
@@ -310,7 +322,7 @@ class ContinuousEngine:
     s, W, PG = self.s, self.window, self.page_size
     n = len(running)
     Bw = self._window_rows(n)  # <= the slots: both are per-device buckets, n <= slots
-    st, table = self._slot_arrays(sched, running, Bw, rows.keys)
+    st, table = self._slot_arrays(sched, running, Bw, rows.keys, rows.stops)
     if waiting:  # leave when 1/8 of the rows can hand their slots over
       leave_at = n - max(1, n // MIN_DONE_DIV)
     else:  # leave when the rest fit a narrower program
@@ -373,7 +385,7 @@ class ContinuousEngine:
       return (jax.lax.with_sharding_constraint(out[0], pool_sh),) + out[1:]
     return fn
 
-  def _slot_arrays(self, sched, running, B: int, key_data: np.ndarray):
+  def _slot_arrays(self, sched, running, B: int, key_data: np.ndarray, stops):
     """Host Slots [B] and page table [B, M] for the next window: row c is slot running[c],
     rows past them are idle."""
     PG, W = self.page_size, self.window
@@ -387,7 +399,8 @@ class ContinuousEngine:
       n_prompt = len(p.pages)
       st.last[c], st.step[c], st.active[c] = sl.last, sl.step, True
       st.pos0[c] = st.base[c] = p.context
-      st.start[c], st.cap[c], st.keys[c] = n_prompt * PG, sl.req.cap, key_data[sl.req.row]
+      st.start[c], st.cap[c] = n_prompt * PG, stops[sl.req.row]
+      st.keys[c] = key_data[sl.req.row]
       need = n_prompt + scheduler.pages_for(min(sl.step + W, sl.req.cap), PG)
       rows[c] = sched.table_row(i)[:need]
       widest = max(widest, n_prompt + scheduler.pages_for(sl.req.cap, PG))
@@ -424,26 +437,42 @@ class ContinuousEngine:
     return self.table_unit * pow2_at_least(scheduler.pages_for(n, self.table_unit))
 
   def _prefill(self, w, pool, sched, plan, pool_sh):
-    """One prefill-chunk program over `plan` (pieces of one chunk bucket C): [prefill_rows,
-    C] tokens."""
+    """One prefill-chunk program over `plan` (`scheduler.Piece`s of one chunk bucket C):
+    [prefill_rows, C] tokens."""
     s, PG = self.s, self.page_size
     R = self.prefill_rows
-    C = self._chunk_bucket(max(hi - lo for _, lo, hi in plan))
-    M = self._table_pages(max(scheduler.pages_for(hi, PG) for _, _, hi in plan))
-    tokens, pos, page, off = (np.zeros((R, C), np.int32) for _ in range(4))
+    C = self._chunk_bucket(max(pc.hi - pc.lo for pc in plan))
+    spans = [self._piece(sched, pc) for pc in plan]
+    M = self._table_pages(max(len(sp[-1]) for sp in spans))  # >= every piece's pages
+    tokens, pos, page, off, last = (np.zeros((R, C), np.int32) for _ in range(5))
+    base, start = np.zeros((R,), np.int32), np.zeros((R,), np.int32)
     table = np.zeros((R, M), np.int32)
-    for r, (pid, lo, hi) in enumerate(plan):
-      p = sched.prompts[pid]
-      n = hi - lo
-      t = np.arange(lo, hi)
-      tokens[r, :n], pos[r, :n] = p.tokens[lo:hi], t
-      page[r, :n], off[r, :n] = np.asarray(p.pages)[t // PG], t % PG
-      used = p.pages[:M]
-      table[r, :len(used)] = used
+    for r, (toks, p0, s0, b, st, pages) in enumerate(spans):
+      n = len(toks)
+      slot = s0 + np.arange(n)
+      tokens[r, :n], pos[r, :n], last[r, :n] = toks, p0 + np.arange(n), slot
+      page[r, :n], off[r, :n] = np.asarray(pages)[slot // PG], slot % PG
+      base[r], start[r] = b, st
+      table[r, :len(pages)] = pages
     cfg, bp = s.cfg, self.block_pages
     fn = lambda w, pool, *a: jax.lax.with_sharding_constraint(
         prefill_chunk(w, pool, *a, cfg=cfg, page_size=PG, block_pages=bp), pool_sh)
-    args = (w, pool, tokens, pos, table, page, off)
+    args = (w, pool, tokens, pos, table, page, off, base, start, last)
     prog = s._compiled(("prefill_chunk", R, C, M, pool[0]["k"].shape[0], PG), fn, args,
                        donate=(1,))
     return prog(*args)
+
+  def _piece(self, sched, pc):
+    """(tokens [n], position of the first, logical slot of the first, base, start, table
+    pages) of a prefill piece: prompt tokens lo..hi-1 at slots lo..hi-1 (base = start = 0),
+    or a resumed row's own slots lo..hi-1 at start + lo.. (base: its prompt's context)."""
+    PG = self.page_size
+    p = sched.prompts[pc.prompt]
+    if pc.slot is None:
+      return (p.tokens[pc.lo:pc.hi], pc.lo, pc.lo, 0, 0,
+              p.pages[:scheduler.pages_for(pc.hi, PG)])
+    sl = sched.slots[pc.slot]
+    start = len(p.pages) * PG
+    pages = sched.table_row(pc.slot)[:len(p.pages) + scheduler.pages_for(pc.hi, PG)]
+    return (sl.own_inputs(p)[pc.lo:pc.hi], p.context + pc.lo, start + pc.lo, p.context,
+            start, pages)

@@ -216,7 +216,7 @@ class Sampler:
                max_new_tokens: int | Sequence[int], temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, seed: int | jax.Array = 0, stop_ids: Sequence[int] = (),
                engine: str | None = None, row_seeds: Sequence[int] | None = None,
-               on_finish=None) -> SampleOutput:
+               on_finish=None, stop_at: Sequence[int] | None = None) -> SampleOutput:
     """Samples continuations of `prompts` (token-id lists of any lengths).
 
     Args:
@@ -243,6 +243,10 @@ class Sampler:
         this call's sampling settings and draw from key(seed): their tokens equal those of
         a separate call with `row_seeds=[seed, ...]`.
 
+      stop_at: optional N ints (benchmarks): row r ends after stop_at[r] tokens, as if it
+        drew a stop id there: checked in the decode loop, unseen by scheduling and buckets
+        (which use max_new_tokens). Stands in for a trained model's stop tokens.
+
     Returns:
       SampleOutput with N rows in input order, then the follow-up rows; as many columns
       as the largest cap.
@@ -257,6 +261,8 @@ class Sampler:
       raise ValueError(f"row_seeds has {len(row_seeds)} entries for {len(prompts)} prompts")
     prompts = requests.validate_prompts(prompts, self.cfg.vocab_size, self.max_prompt_len)
     caps = requests.validate_caps(max_new_tokens, len(prompts))
+    if stop_at is not None:
+      stop_at = np.minimum(requests.validate_caps(stop_at, len(prompts)), caps)
     strategy = strategies.Strategy.make(float(temperature), int(top_k), float(top_p),
                                         self.cfg.vocab_size)
     stop = sorted({int(s) for s in stop_ids})
@@ -277,14 +283,15 @@ class Sampler:
         f_prompts, f_caps, f_seeds = follow(on_finish(r, t, m, requests.finish_reason(t, stop)))
         return (f_prompts, f_caps, f_seeds) if f_prompts else None
       out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys,
-                                 on_finish=None if on_finish is None else done)
+                                 on_finish=None if on_finish is None else done,
+                                 stop_at=stop_at)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
                           **self._continuous.last_stats}
       return requests.make_output(*out, stop)
     parts, first = [], 0
     while True:  # the static path: the call's rows, then each round of follow-ups
       res = self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
-                         stop, row_seeds)
+                         stop, row_seeds, stop_at if first == 0 else None)
       parts.append(res)
       more = []
       for r in range(len(res) if on_finish is not None else 0):
@@ -298,7 +305,7 @@ class Sampler:
       uniq, src = requests.group_prompts(prompts)
 
   def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
-              row_seeds=None):
+              row_seeds=None, stop_at=None):
     """The static path: one padded batch, prefill then the decode while_loop(s)."""
     shapes = self.shapes_for(prompts, int(caps.max()), len(stop), len(uniq))
     B = shapes.batch
@@ -317,7 +324,7 @@ class Sampler:
     else:
       keys = jax.device_put(keys, self._batch_spec(keys.shape))
     caps_b = np.zeros((B,), np.int32)
-    caps_b[:len(prompts)] = caps
+    caps_b[:len(prompts)] = caps if stop_at is None else stop_at  # stop_at: hidden stops
     ctl = static.Controls(pad_len=bs(pad_len), row_keys=keys, max_new=bs(caps_b),
                    temperature=scalars[0], top_k=scalars[1], top_p=scalars[2],
                    stop_ids=_put(stop_arr, parallel.replicated(self.mesh)))

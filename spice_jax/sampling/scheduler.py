@@ -2,11 +2,18 @@
 
 A call's rows are queued grouped by prompt; rows added while the call runs (follow-up
 requests) join the back of the queue, grouped the same way, and a prompt already known
-(in use, or seen before in this call) is stored once. A row enters a free decode slot when the pool
-has pages for its completion (and, for the first row of a prompt, for the prompt); a
-prompt's pages are prefilled in chunks and shared by all its rows; they return to the pool
-when its last row finishes (or earlier, when no slot uses it and a queued row needs the
-pages: it is prefilled again for its later rows). Logical layout of a row with prompt length p:
+(in use, or seen before in this call) is stored once. Pages are taken on demand (as vLLM):
+a row enters a free decode slot when the pool has pages for its prompt (counted once per
+prompt: the first row of a prompt brings them) and for its next window's tokens, while
+leaving the pages the running rows need for their next window; before every window each
+running row gets the pages that window can write (`grow`). When the pool cannot serve them,
+the most recently admitted rows are preempted: their own pages return to the pool and they
+go back to the front of the queue with the tokens they have; when readmitted, their own
+slots are written again from those tokens (a prefill piece of the row, "recompute") before
+they decode on. A prompt's pages are prefilled in chunks and shared by all its rows; they
+return to the pool when its last row finishes (or earlier, when no slot uses it and a
+queued row needs the pages: it is prefilled again for its later rows).
+Logical layout of a row with prompt length p:
   slots [0, p - 1): prompt tokens 0..p-2, in the prompt's shared pages;
   slots [start, start + cap): its own pages, start = (prompt pages) * PG; own slot j holds
   the input of decode step j (j = 0: the last prompt token; j >= 1: generated token j - 1).
@@ -81,35 +88,66 @@ class Prompt:
 
 @dataclasses.dataclass(frozen=True)
 class Request:
-  """One output row: its input index, prompt id and token cap."""
+  """One output row: its input index, prompt id and token cap; a preempted row also carries
+  its progress: `step` tokens generated, `tokens` [step] int32 (resumed from there)."""
   row: int
   prompt: int
   cap: int
+  step: int = 0
+  tokens: np.ndarray | None = None
 
 
 @dataclasses.dataclass
 class Slot:
-  """A decode slot holding a request: its own pages and its progress (`step` = j)."""
+  """A decode slot holding a request: its own pages and its progress (`step` = j).
+
+  order: admission number (preemption takes the highest first); filled: own slots written
+  by recompute (a resumed row's own slots [0, req.step) are written again before it
+  decodes on; a fresh row's are written by its decode steps)."""
   req: Request
   own: list[int]
   step: int = 0
   last: int = 0
   done: bool = False
+  order: int = 0
+  filled: int = 0
+
+  def own_inputs(self, prompt: "Prompt") -> np.ndarray:
+    """[req.step] int32: the inputs of own slots 0..req.step-1 of a resumed row (the last
+    prompt token, then the generated tokens 0..req.step-2)."""
+    gen = self.req.tokens if self.req.tokens is not None else np.zeros((0,), np.int32)
+    return np.concatenate([prompt.tokens[-1:], gen[:max(0, self.req.step - 1)]]).astype(
+        np.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Piece:
+  """A prefill piece: prompt tokens [lo, hi) of prompt `prompt` (slot None), or own slots
+  [lo, hi) of the row in `slot` (a resumed row)."""
+  prompt: int
+  lo: int
+  hi: int
+  slot: int | None = None
 
 
 class Scheduler:
-  """Admission, prefill planning and page tables for one engine call."""
+  """Admission, page growth, preemption, prefill planning and page tables for one call.
 
-  def __init__(self, n_slots: int, page_size: int, n_pages: int):
+  window: decode steps per window (a row holds pages for its next window's tokens)."""
+
+  def __init__(self, n_slots: int, page_size: int, n_pages: int, window: int = 1):
     self.prompts: list[Prompt] = []
     self._index: dict[bytes, int] = {}  # prompt bytes -> prompt id
     self.queue: collections.deque[Request] = collections.deque()
     self.slots: list[Slot | None] = [None] * n_slots
     self.PG = page_size
+    self.W = window
     self.pages = PageAllocator(n_pages)
+    self.preemptions = 0
+    self._admitted = 0
 
   def row_pages(self, prompt: np.ndarray, cap: int) -> int:
-    """Pages one row needs on its own: its prompt's and its completion's."""
+    """Pages one row needs on its own at its end: its prompt's and its completion's."""
     return pages_for(len(prompt) - 1, self.PG) + pages_for(cap, self.PG)
 
   def add(self, prompts: list[np.ndarray], requests: list[Request]) -> None:
@@ -136,18 +174,29 @@ class Scheduler:
   def _prompt_pages(self, p: Prompt) -> int:
     return pages_for(p.context, self.PG)
 
+  def _own_need(self, step: int, cap: int) -> int:
+    """Own pages of a row at `step` for its next window (own slots [0, step + W))."""
+    return pages_for(min(step + self.W, cap), self.PG)
+
+  def _growth(self) -> int:
+    """Pages the occupied slots still need for their next window."""
+    return sum(max(0, self._own_need(s.step, s.req.cap) - len(s.own))
+               for s in self.slots if s is not None)
+
   @property
   def finished(self) -> bool:
     return not self.queue and all(s is None for s in self.slots)
 
   def admit(self) -> None:
-    """Moves queued rows into free slots while their pages fit (in queue order)."""
+    """Moves queued rows into free slots (in queue order) while the pool has their prompt
+    pages (if not yet held) and next window's pages besides the running rows' growth."""
     for i, s in enumerate(self.slots):
       if s is not None or not self.queue:
         continue
       req = self.queue[0]
       p = self.prompts[req.prompt]
-      need = pages_for(req.cap, self.PG) + (0 if p.pages is not None else self._prompt_pages(p))
+      own = self._own_need(req.step, req.cap)
+      need = own + (0 if p.pages is not None else self._prompt_pages(p)) + self._growth()
       if need > self.pages.free:
         self._evict_idle(keep=req.prompt)
       if need > self.pages.free:
@@ -155,8 +204,10 @@ class Scheduler:
       self.queue.popleft()
       if p.pages is None:
         p.pages = self.pages.alloc(self._prompt_pages(p))
-      self.slots[i] = Slot(req, self.pages.alloc(pages_for(req.cap, self.PG)),
-                           last=int(p.tokens[-1]))
+      last = int(p.tokens[-1]) if req.step == 0 else int(req.tokens[req.step - 1])
+      self._admitted += 1
+      self.slots[i] = Slot(req, self.pages.alloc(own), step=req.step, last=last,
+                           order=self._admitted, filled=0)
 
   def _evict_idle(self, keep: int) -> None:
     """Frees the pages of prompts no slot uses (their queued rows come later: they are
@@ -167,34 +218,80 @@ class Scheduler:
         self.pages.release(p.pages)
         p.pages, p.filled = None, 0
 
-  def prefill_plan(self, rows: int, chunk: int, bucket):
-    """Next chunk of up to `rows` admitted, unfilled prompts: list of (prompt id, lo, hi)
-    prompt-token ranges (hi - lo <= chunk), all with the `bucket(hi - lo)` of the first
-    (`bucket`: the engine's program length of a piece, so a piece's program shape depends on
-    the piece alone, not on what it is planned with)."""
+  def grow(self, tokens_of) -> list[int]:
+    """Gives every running slot the own pages its next window can write, oldest admission
+    first; when the pool runs out, preempts the most recently admitted slots (perhaps the
+    one growing) until it does not. tokens_of(row) -> [>= step] int32 the row's generated
+    tokens so far. Returns the preempted rows."""
+    preempted = []
+    for i in sorted((i for i in range(len(self.slots)) if self.running(i)),
+                    key=lambda i: self.slots[i].order):
+      s = self.slots[i]
+      if s is None:  # preempted while an older slot grew
+        continue
+      more = self._own_need(s.step, s.req.cap) - len(s.own)
+      while more > self.pages.free:
+        self._evict_idle(keep=s.req.prompt)
+        if more <= self.pages.free:
+          break
+        victim = max((j for j, o in enumerate(self.slots) if o is not None),
+                     key=lambda j: self.slots[j].order)
+        preempted.append(self.preempt(victim, tokens_of))
+        if victim == i:
+          break
+      if self.slots[i] is not None and more > 0:
+        s.own += self.pages.alloc(more)
+    return preempted
+
+  def preempt(self, i: int, tokens_of) -> int:
+    """Frees slot i's own pages and puts its row back at the front of the queue with its
+    progress (resumed by recompute). Returns the row."""
+    s = self.slots[i]
+    self.pages.release(s.own)
+    toks = np.asarray(tokens_of(s.req.row)[:s.step], np.int32).copy()
+    self.queue.appendleft(dataclasses.replace(s.req, step=s.step, tokens=toks))
+    self.slots[i] = None
+    self.preemptions += 1
+    return s.req.row
+
+  def prefill_plan(self, rows: int, chunk: int, bucket) -> list[Piece]:
+    """Next pieces (<= `rows`, each <= `chunk` tokens) to prefill: unfilled prompts of
+    admitted rows, then own slots of resumed rows whose prompt is ready; all with the
+    `bucket(hi - lo)` of the first (`bucket`: the engine's program length of a piece, so a
+    piece's program shape depends on the piece alone, not on what it is planned with)."""
     seen, plan = set(), []
+
+    def take(piece):
+      if plan and bucket(piece.hi - piece.lo) != bucket(plan[0].hi - plan[0].lo):
+        return False
+      plan.append(piece)
+      return len(plan) == rows
+
     for s in self.slots:
       if s is None or s.req.prompt in seen:
         continue
       p = self.prompts[s.req.prompt]
       seen.add(s.req.prompt)
-      if p.ready:
+      if not p.ready and take(Piece(s.req.prompt, p.filled, min(p.filled + chunk, p.context))):
+        return plan
+    for i, s in enumerate(self.slots):
+      if s is None or s.filled >= s.req.step or not self.prompts[s.req.prompt].ready:
         continue
-      piece = (s.req.prompt, p.filled, min(p.filled + chunk, p.context))
-      if plan and bucket(piece[2] - piece[1]) != bucket(plan[0][2] - plan[0][1]):
-        continue
-      plan.append(piece)
-      if len(plan) == rows:
-        break
+      if take(Piece(s.req.prompt, s.filled, min(s.filled + chunk, s.req.step), slot=i)):
+        return plan
     return plan
 
-  def mark_filled(self, plan) -> None:
-    for pid, _, hi in plan:
-      self.prompts[pid].filled = hi
+  def mark_filled(self, plan: list[Piece]) -> None:
+    for pc in plan:
+      if pc.slot is None:
+        self.prompts[pc.prompt].filled = pc.hi
+      else:
+        self.slots[pc.slot].filled = pc.hi
 
   def running(self, i: int) -> bool:
     s = self.slots[i]
-    return s is not None and not s.done and self.prompts[s.req.prompt].ready
+    return (s is not None and not s.done and self.prompts[s.req.prompt].ready
+            and s.filled >= s.req.step)
 
   def table_row(self, i: int) -> list[int]:
     """Logical page list of slot i (prompt pages, then own pages)."""

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spice_jax.sampling import stats as engine_stats
 from spice_jax.spice import prompts as prompts_lib
 from spice_jax.spice.config import FORMATS
 
@@ -80,6 +81,7 @@ def metrics(plays: Sequence[Any], counters: collections.Counter, cfg) -> dict[st
     m[k] = float(counters[k])
   m["challenger/format_selection_failed"] = float(counters["format_selection_failed"])
   m.update({k: float(v) for k, v in counters.items() if k.startswith("host/")})
+  m.update(engine_stats.metrics(counters))  # occupancy, preemptions, KV high-water mark
   return m
 
 

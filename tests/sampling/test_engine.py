@@ -271,8 +271,11 @@ def test_same_rows_bitwise_whatever_the_schedule(tiny):
   """Same seed, same rows, bit for bit, whatever else is scheduled: the same 8 rows (4
   prompts of 40-120 tokens x 2, caps up to 48) on the 8-device mesh (one row per device)
   alone; with longer unrelated rows in the same call (wider page tables, other prefill
-  pieces); in a pool so small that rows wait and prompts are prefilled again; with another
-  window; and split in two calls on half the devices (a host-local run on 2 processes).
+  pieces); with another window; and split in two calls on half the devices (a host-local
+  run on 2 processes). In a pool so small that rows wait, prompts are prefilled again and
+  rows are preempted, the tokens stay the same and the log-probs within 2e-5, not bit for
+  bit: a preempted row's own k/v are recomputed by a prefill program (other shapes than
+  the decode steps that first wrote them).
   XLA's CPU kernels sum in another order when operand sizes change, so any shape that
   depends on the other rows shows up here as differing log-probs (and, with a flat
   next-token distribution, as a different token: the 2 x 4 vs 1 x 8 trainer mismatch)."""
@@ -305,7 +308,8 @@ def test_same_rows_bitwise_whatever_the_schedule(tiny):
   _bitwise_same(run(mesh8, rows, extra=longer)[1], want)
   st, got = run(mesh8, rows, kv_pages=40)
   assert st["prefill_calls"] > len(docs)  # rows waited; prompts were prefilled again
-  _bitwise_same(got, want)
+  assert st["preemptions"] > 0
+  _assert_same(got, want)
   _bitwise_same(run(mesh8, rows, window=4)[1], want)
   halves = [run(mesh4, rows[:4])[1], run(mesh4, rows[4:])[1]]
   _bitwise_same(requests.concat_outputs(halves), want)
