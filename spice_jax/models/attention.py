@@ -243,9 +243,10 @@ def splash(q, k, v, kv_mask=None, *, block: int | None = None,
 IMPLS = {"dense": dense, "blockwise": blockwise, "splash": splash}
 assert set(IMPLS) | {"auto"} == set(ATTENTION_IMPLS)
 
-# "auto" per platform. CPU: dense (faster than blockwise at the lengths CPU runs use,
-# measured by benchmarks/attention_speed.py). GPU: blockwise (no cuDNN path here: its
-# padding masks are [B, H, T, S] or lengths, and it cannot be checked without a GPU).
+# "auto" per platform. CPU: dense, which compiles in about half blockwise's time and is as
+# fast or faster up to T ~ 512 (the tests, the demo); from T ~ 2048 blockwise runs ~3x faster
+# (benchmarks/attention_speed.py): set attention="blockwise" for long CPU runs. GPU:
+# blockwise (no cuDNN path: its padding masks are [B, H, T, S] or lengths, unverifiable here).
 AUTO = {"tpu": "splash", "gpu": "blockwise", "cpu": "dense"}
 
 
