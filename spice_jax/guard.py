@@ -13,6 +13,10 @@ Detectors (each with an `action`: "warn" | "skip_update" | "rollback" | "off"):
                     trailing `window` finite values: z = 0.6745 (x - median) / MAD, with the
                     MAD floored at max(`mad_floor_abs`, `mad_floor_rel` |median|); needs
                     `min_history` values first.
+  logprob_mismatch  a role's sampler-vs-trainer token_mult_prob_error (mean exp(|Δ logp|)
+                    over its trained tokens) above `threshold` (1.05, NeMo-RL's alarm level)
+                    for `patience` consecutive iterations: the update would train on a
+                    distribution other than the one that sampled.
 A streak detector keeps firing every iteration while its condition holds. A metric that is
 absent from `metrics` (or None) leaves its detector state untouched, so calling `check` twice
 for one step with disjoint key sets (self-play metrics, then update metrics) is the same as
@@ -38,7 +42,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from spice_jax.guard_config import (  # noqa: F401  (the config types are re-exported)
     ACTIONS, DECISIONS, DETECTORS, STATE_VERSION, EntropyCollapseConfig, GuardConfig,
-    GuardError, NonfiniteConfig, RewardCollapseConfig, RunawayLengthConfig, SpikeConfig,
+    GuardError, LogprobMismatchConfig, NonfiniteConfig, RewardCollapseConfig,
+    RunawayLengthConfig, SpikeConfig,
     _MAD_TO_SIGMA, _SEVERITY, default_config)
 
 
@@ -143,6 +148,8 @@ class Guard:
       out += self._runaway_length(step, metrics)
     if c.spike.action != "off":
       out += self._spikes(step, metrics)
+    if c.logprob_mismatch.action != "off":
+      out += self._logprob_mismatch(step, metrics)
     self.last_step = step
     for f in out:
       self.firing_counts[f.detector] = self.firing_counts.get(f.detector, 0) + 1
@@ -221,6 +228,15 @@ class Guard:
       threshold = thresholds[key]
       out += self._streak(step, "runaway_length", d.action, key, x, x > threshold, d.patience,
                           f"above {threshold:g}", {"threshold": threshold}, same=False)
+    return out
+
+  def _logprob_mismatch(self, step, metrics):
+    d = self.config.logprob_mismatch
+    out = []
+    for key, x in _finite(metrics, d.keys):
+      out += self._streak(step, "logprob_mismatch", d.action, key, x, x > d.threshold,
+                          d.patience, f"above {d.threshold:g}", {"threshold": d.threshold},
+                          same=False)
     return out
 
   def _spikes(self, step, metrics):

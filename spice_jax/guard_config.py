@@ -68,6 +68,19 @@ class SpikeConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class LogprobMismatchConfig:
+  """Sampler and trainer disagree on the log-probs of the trained tokens (rl/loss.py's
+  agreement metrics). Threshold 1.05 on token_mult_prob_error = mean exp(|Δ logp|): the
+  level at which NeMo-RL alarms; float32 agreement is ~1 + 1e-6, and a bf16 sampler against
+  the trainer sits far below it on the demo model (benchmarks/logprob_agreement.py)."""
+  action: str = "warn"
+  patience: int = 1
+  threshold: float = 1.05
+  keys: tuple[str, ...] = ("challenger/token_mult_prob_error",
+                           "reasoner/token_mult_prob_error")
+
+
+@dataclasses.dataclass(frozen=True)
 class GuardConfig:
   """All detector settings. `good_if`: the worst decision after which an iteration still
   counts as good (its checkpoint may be marked good): "warn" (default) or "ok" (strict)."""
@@ -79,6 +92,7 @@ class GuardConfig:
   entropy_collapse: EntropyCollapseConfig = EntropyCollapseConfig()
   runaway_length: RunawayLengthConfig = RunawayLengthConfig()
   spike: SpikeConfig = SpikeConfig()
+  logprob_mismatch: LogprobMismatchConfig = LogprobMismatchConfig()
 
   def __post_init__(self):
     if self.good_if not in ("ok", "warn"):
@@ -98,6 +112,9 @@ class GuardConfig:
                        f"{s.min_history}, window={s.window}")
     if not s.z > 0 or s.mad_floor_abs < 0 or s.mad_floor_rel < 0:
       raise GuardError("guard.spike: z must be > 0 and the MAD floors >= 0")
+    if not self.logprob_mismatch.threshold >= 1.0:
+      raise GuardError("guard.logprob_mismatch.threshold: expected >= 1 (a mean of "
+                       f"exp(|Δ logp|)), got {self.logprob_mismatch.threshold}")
 
   @classmethod
   def from_config(cls, config: Any) -> "GuardConfig":
@@ -122,7 +139,8 @@ class GuardConfig:
 
 _DETECTOR_CONFIGS = {"nonfinite": NonfiniteConfig, "reward_collapse": RewardCollapseConfig,
                      "entropy_collapse": EntropyCollapseConfig,
-                     "runaway_length": RunawayLengthConfig, "spike": SpikeConfig}
+                     "runaway_length": RunawayLengthConfig, "spike": SpikeConfig,
+                     "logprob_mismatch": LogprobMismatchConfig}
 DETECTORS = tuple(_DETECTOR_CONFIGS)
 
 

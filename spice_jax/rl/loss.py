@@ -11,6 +11,30 @@ Per token t of a completion (mask m_t), with ratio r_t = exp(logp_t - old_t), ad
 The loss functions return *sums* (sum_b w_b seq_b and sum_b w_b, plus metric sums) so that
 micro-batches accumulate exactly; `finalize` turns sums into means.
 
+Gradients of what was sampled (decision): each row's log-probs are those of the distribution
+its completion was *drawn from*, not of the unmodified model. A row sampled at temperature τ
+with top-k k and nucleus p gets logp_t = log softmax(trunc(logits_t / τ))[target_t], where
+trunc keeps the k largest tempered logits (ties with the k-th kept), then the smallest set of
+most likely of those whose mass reaches p (ties at the boundary kept), and sends the rest to
+-inf — the same filters, in the same order, as `sampling.strategies.sample` (its `top_p_mask`
+is reused here). The kept set is a constant of the forward pass (no gradient through the
+truncation); the gradient flows through the tempered, renormalised softmax. So the ratio
+r_t and the policy gradient are those of the sampling policy, and the sampler's per-token
+log-probs (`SampleOutput.logprobs`) are what the trainer recomputes. Greedy rows (τ = 0,
+a point mass with no gradient) are recorded with τ = 1 and no filter: they train, if at all,
+on the model's own distribution, and their sampler log-probs are the model's
+(`SampleOutput.model_logprobs`). Per-row values travel in the batch (`spice.batch`:
+temperature, top_k, top_p [r]); a micro-batch where no row filters skips the top-k / top-p
+passes (`lax.cond`). `entropy` is that of the same (sampling) distribution.
+
+Sampler-vs-trainer agreement (`agreement_sums`, per role, on trained tokens that carry sampler
+log-probs; Δ_t = trainer logp_t - sampler logp_t at the sampling params):
+    logprob_abs_diff       mean |Δ_t|
+    token_mult_prob_error  mean exp(|Δ_t|)  (NeMo-RL's definition; 1 = exact agreement)
+    logprob_ratio_out_band share of tokens with exp(Δ_t) outside [0.9, 1.1]
+|Δ_t| is capped at `AGREE_CAP` nats so one token outside the trainer's truncated support
+cannot make the means infinite (it still counts as out of band).
+
 Log-probs never materialise [B, T, V] at once: the final hidden states are projected to the
 vocabulary in chunks along T (under `jax.checkpoint`, so the backward pass recomputes each
 chunk's logits instead of storing them). Given the loss mask, a chunk holding no completion
@@ -25,6 +49,7 @@ import jax
 import jax.numpy as jnp
 
 from spice_jax.models.transformer import Transformer
+from spice_jax.sampling import strategies
 
 ROLE_NAMES = ("challenger", "reasoner")
 
@@ -32,6 +57,11 @@ ROLE_NAMES = ("challenger", "reasoner")
 LOGITS_BUDGET = 1 << 26
 # Longest chunk along T: finer chunks let prompt-only stretches skip the projection.
 MAX_CHUNK = 512
+# Cap on |trainer - sampler| log-prob per token in the agreement metrics (nats).
+AGREE_CAP = 20.0
+AGREE_BAND = (0.9, 1.1)
+# Log-prob given to a target outside a row's truncated support (instead of -inf).
+LOGP_FLOOR = -1e4
 
 
 def pick_chunk(B: int, T: int, V: int, budget: int | None = None,
@@ -47,7 +77,8 @@ def pick_chunk(B: int, T: int, V: int, budget: int | None = None,
 
 
 def _target_logp_entropy(logits: jax.Array, targets: jax.Array):
-  """logits [..., V] f32, targets [...] int -> (log p(target) [...], entropy [...]).
+  """logits [..., V] f32 (-inf where truncated), targets [...] int -> (log p(target) [...],
+  entropy [...]).
 
   The target logit is picked with a compare-and-sum rather than a gather, which stays local
   when the vocabulary axis is sharded.
@@ -57,13 +88,48 @@ def _target_logp_entropy(logits: jax.Array, targets: jax.Array):
   tgt = jnp.sum(jnp.where(iota == targets[..., None], logits, 0.0), axis=-1)
   sl = jax.lax.stop_gradient(logits)
   slse = jax.lax.stop_gradient(lse)
-  ent = slse - jnp.sum(jax.nn.softmax(sl, axis=-1) * sl, axis=-1)
+  p = jax.nn.softmax(sl, axis=-1)
+  ent = slse - jnp.sum(jnp.where(p > 0, p * sl, 0.0), axis=-1)
   return tgt - lse, ent
+
+
+def _kth_largest_mask(x: jax.Array, k: jax.Array) -> jax.Array:
+  """[N, V] bool: x >= the k-th largest of its row (ties kept). x: [N, V] f32; k: [N] >= 1.
+  Exact bisection on the float ordering (as `strategies.top_p_mask`), no sort."""
+  key = strategies._ordered_key(x)
+  pred = lambda t: jnp.sum(key >= t[:, None], axis=-1) >= k
+  lo = jnp.min(key, axis=-1)
+  hi = jnp.max(key, axis=-1) + jnp.uint32(1)
+  return key >= strategies._largest_true(pred, lo, hi)[:, None]
+
+
+def sampling_logits(logits: jax.Array, temperature: jax.Array, top_k: jax.Array,
+                    top_p: jax.Array) -> jax.Array:
+  """The logits of the distribution a row was sampled from (module doc).
+
+  logits: [B, c, V] f32; temperature [B] f32 > 0; top_k [B] int32 (0 = off); top_p [B] f32
+  in (0, 1] (1 = off). Returns [B, c, V] f32: logits / temperature, -inf outside the top-k
+  set and then outside the nucleus (their log-softmax is the sampler's log-prob).
+  """
+  B, c, V = logits.shape
+  scaled = logits / temperature.astype(jnp.float32)[:, None, None]
+
+  def truncate(x):
+    flat = jax.lax.stop_gradient(x).reshape(B * c, V)
+    k = jnp.repeat(top_k.astype(jnp.int32), c)
+    p = jnp.repeat(top_p.astype(jnp.float32), c)
+    keep = jnp.where((k > 0)[:, None], _kth_largest_mask(flat, jnp.maximum(k, 1)), True)
+    probs = jnp.where(keep, jnp.exp(flat - jnp.max(flat, axis=-1, keepdims=True)), 0.0)
+    keep &= jnp.where((p < 1.0)[:, None], strategies.top_p_mask(probs, p), True)
+    return jnp.where(keep.reshape(B, c, V), x, -jnp.inf)
+
+  filters = jnp.any(top_k > 0) | jnp.any(top_p < 1.0)
+  return jax.lax.cond(filters, truncate, lambda x: x, scaled)
 
 
 def token_logprobs(module: Transformer, params, tokens: jax.Array, positions: jax.Array,
                    targets: jax.Array, *, loss_mask: jax.Array | None = None,
-                   chunk: int | None = None):
+                   chunk: int | None = None, sampling=None):
   """Log-prob of each target token and the policy entropy at each position.
 
   Args:
@@ -74,6 +140,9 @@ def token_logprobs(module: Transformer, params, tokens: jax.Array, positions: ja
       position in any row (e.g. a stretch of prompt/document) skips the vocabulary projection
       and returns zeros there, forward and backward.
     chunk: T-chunk length for the vocabulary projection (None = `pick_chunk`).
+    sampling: optional (temperature [B] f32, top_k [B] int32, top_p [B] f32): each row's
+      sampling parameters; the log-probs are then of that distribution (`sampling_logits`).
+      None: the unmodified model (temperature 1, no filter).
 
   Returns:
     (logp [B, T] f32, entropy [B, T] f32; entropy carries no gradient). Where a chunk was
@@ -88,7 +157,12 @@ def token_logprobs(module: Transformer, params, tokens: jax.Array, positions: ja
 
   def compute(h, tg):  # h [B, c, D], tg [B, c]
     logits = module.apply({"params": params}, h, method=Transformer.project)
-    return _target_logp_entropy(logits, tg)
+    if sampling is None:
+      return _target_logp_entropy(logits, tg)
+    lp, ent = _target_logp_entropy(sampling_logits(logits.astype(jnp.float32), *sampling), tg)
+    # A target outside the truncated support (a token the sampler kept and the trainer's
+    # filter did not: numerics at the boundary) gets a finite floor, no gradient, ratio 1.
+    return jnp.maximum(lp, LOGP_FLOOR), ent
 
   def skip(h, tg):
     z = jnp.zeros(tg.shape, jnp.float32)
@@ -170,6 +244,28 @@ def ppo_sums(logp: jax.Array, old_logp: jax.Array, advantages: jax.Array, loss_m
   return loss_sum, jax.lax.stop_gradient(sums)
 
 
+def agreement_sums(trainer_logp: jax.Array, sampler_logp: jax.Array, mask: jax.Array,
+                   role: jax.Array) -> dict[str, jax.Array]:
+  """Per-role sums of the sampler-vs-trainer agreement metrics (module doc).
+
+  trainer_logp, sampler_logp: [B, T] f32 log-probs of the same tokens (the trainer's at the
+  params the rows were sampled with); mask: [B, T] f32, 1 where both exist and are trained;
+  role: [B] int32. Returns agree_{tokens,absdiff,mult,out}_<role> sums (no gradient)."""
+  d = jax.lax.stop_gradient(trainer_logp - sampler_logp)
+  ad = jnp.minimum(jnp.where(jnp.isnan(d), AGREE_CAP, jnp.abs(d)), AGREE_CAP)
+  ratio = jnp.exp(jnp.clip(d, -AGREE_CAP, AGREE_CAP))
+  out_band = ((ratio < AGREE_BAND[0]) | (ratio > AGREE_BAND[1]) | jnp.isnan(d))
+  m = mask.astype(jnp.float32)
+  sums = {}
+  for r, name in enumerate(ROLE_NAMES):
+    mr = m * (role == r).astype(jnp.float32)[:, None]
+    sums[f"agree_tokens_{name}"] = jnp.sum(mr)
+    sums[f"agree_absdiff_{name}"] = jnp.sum(mr * ad)
+    sums[f"agree_mult_{name}"] = jnp.sum(mr * jnp.exp(ad))
+    sums[f"agree_out_{name}"] = jnp.sum(mr * out_band)
+  return sums
+
+
 def ppo_loss(*args, **kw):
   """Mean form of `ppo_sums`: (loss = sum_b w_b seq_b / sum_b w_b, finalized metrics)."""
   loss_sum, sums = ppo_sums(*args, **kw)
@@ -191,7 +287,8 @@ def combine(a: dict[str, jax.Array], b: dict[str, jax.Array]) -> dict[str, jax.A
 
 def finalize(sums: dict[str, jax.Array]) -> dict[str, Any]:
   """Metric sums -> means: loss, loss_<role>, entropy, clip_frac, ratio_*, kl, kl_old, and
-  per role <role>/clip_frac, <role>/entropy."""
+  per role <role>/clip_frac, <role>/entropy and (with agreement sums) <role>/
+  logprob_abs_diff, token_mult_prob_error, logprob_ratio_out_band, logprob_agree_tokens."""
   def div(x, y):
     return x / jnp.maximum(y, 1e-12)
   tok = sums["tokens"]
@@ -212,4 +309,11 @@ def finalize(sums: dict[str, jax.Array]) -> dict[str, Any]:
     out[f"{name}/clip_frac"] = div(sums[f"clipped_{name}"], sums[f"tokens_{name}"])
     if f"entropy_sum_{name}" in sums:
       out[f"{name}/entropy"] = div(sums[f"entropy_sum_{name}"], sums[f"tokens_{name}"])
+    if f"agree_tokens_{name}" in sums:
+      n = sums[f"agree_tokens_{name}"]
+      out[f"{name}/logprob_abs_diff"] = div(sums[f"agree_absdiff_{name}"], n)
+      out[f"{name}/token_mult_prob_error"] = jnp.where(
+          n > 0, div(sums[f"agree_mult_{name}"], n), 1.0)
+      out[f"{name}/logprob_ratio_out_band"] = div(sums[f"agree_out_{name}"], n)
+      out[f"{name}/logprob_agree_tokens"] = n
   return out

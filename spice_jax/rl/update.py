@@ -12,6 +12,8 @@ T is a length bucket (see spice/batch.py). One call:
    `has_old_logprobs` use the batch's `old_logprobs`; rows without fall back to the current
    stop-gradient log-probs (ratio 1). With `kl_beta > 0` the pre-pass also gives the
    reference log-probs (state.ref_params).
+   Every log-prob here is of the distribution the row was sampled from: the micro-batch's
+   per-row temperature / top_k / top_p (spice.batch; absent keys = temperature 1, no filter).
 2. Per minibatch: gradients and loss sums of its micro-batches, accumulated exactly (the
    loss is a weighted sum divided by the minibatch's total weight), then one AdamW step.
    A minibatch with no micro-batch (all weights 0) takes no step. make_batch keeps only
@@ -47,6 +49,10 @@ from spice_jax.rl import state as state_lib
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 _ROW_KEYS = ("tokens", "positions", "targets", "loss_mask", "advantages", "norm", "weight",
              "role", "old_logprobs", "has_old_logprobs")
+# Per-row sampling parameters (spice.batch); a micro-batch without them was sampled at
+# temperature 1 with no filter.
+_SAMPLING_KEYS = {"temperature": (np.float32, 1.0), "top_k": (np.int32, 0),
+                  "top_p": (np.float32, 1.0)}
 
 
 class UpdateError(SpiceError, ValueError):
@@ -102,7 +108,10 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
   Returns:
     update(state, batch) -> (new_state, metrics dict of f32 scalars): loss (mean over stepped
     minibatches of each one's weighted mean loss), loss_challenger, loss_reasoner, entropy,
-    clip_frac, ratio_mean/min/max, kl, kl_old, per-role clip_frac/entropy, grad_norm
+    clip_frac, ratio_mean/min/max, kl, kl_old, per-role clip_frac/entropy, per-role
+    sampler-vs-trainer agreement (<role>/logprob_abs_diff, token_mult_prob_error,
+    logprob_ratio_out_band, logprob_agree_tokens: rl/loss.py; the trainer's log-probs at the
+    sampling params against the batch's `old_logprobs`, on rows that carry them), grad_norm
     (pre-clip, mean over stepped minibatches), lr, steps (optimizer steps taken), tokens.
     It carries `logprobs(params, micro) -> [r, T]` (the pre-pass: log-prob of each target),
     `grads(params, micro, old, first) -> (grads, sums)` (one micro-batch's loss-sum
@@ -119,8 +128,10 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
   with_ref = bool(kl_beta)
 
   def logp(params, rows):  # [r, T] f32 and entropy; the one forward path of the update
-    return loss_lib.token_logprobs(module, params, rows["tokens"], rows["positions"],
-                                   rows["targets"], loss_mask=rows["loss_mask"])
+    return loss_lib.token_logprobs(
+        module, params, rows["tokens"], rows["positions"], rows["targets"],
+        loss_mask=rows["loss_mask"],
+        sampling=(rows["temperature"], rows["top_k"], rows["top_p"]))
 
   def prepass(params, rows):
     return jax.lax.stop_gradient(logp(params, rows)[0])
@@ -134,9 +145,17 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
       use_cur = ~rows["has_old_logprobs"]
       old = rows["old_logprobs"]
     old = jnp.where(use_cur[:, None], cur, old)
-    return loss_lib.ppo_sums(lp, old, rows["advantages"], rows["loss_mask"], rows["norm"],
-                             rows["weight"], rows["role"], clip_eps=clip_eps,
-                             kl_beta=kl_beta, ref_logp=ref, entropy=ent)
+    loss_sum, sums = loss_lib.ppo_sums(
+        lp, old, rows["advantages"], rows["loss_mask"], rows["norm"], rows["weight"],
+        rows["role"], clip_eps=clip_eps, kl_beta=kl_beta, ref_logp=ref, entropy=ent)
+    # Sampler vs trainer on the same tokens at the sampling params: the recomputed old
+    # log-probs; with sampler old log-probs, the current ones at minibatch 0 only.
+    trainer = old if old_logprobs == "recompute" else cur
+    at_sampling_params = first if old_logprobs == "sampler" else True
+    mask = (rows["loss_mask"] * rows["has_old_logprobs"][:, None]
+            * (rows["weight"] > 0)[:, None] * at_sampling_params)
+    sums.update(loss_lib.agreement_sums(trainer, rows["old_logprobs"], mask, rows["role"]))
+    return loss_sum, sums
 
   def step(state, grads, wsum):
     grads = jax.tree.map(lambda g: g / jnp.maximum(wsum, 1e-12), grads)
@@ -162,7 +181,11 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
                    donate_argnums=(0,) if donate else ())
 
   def rows_of(m):
-    return {k: m[k] for k in _ROW_KEYS}
+    rows = {k: m[k] for k in _ROW_KEYS}
+    r = np.shape(m["tokens"])[0]
+    for k, (dt, default) in _SAMPLING_KEYS.items():
+      rows[k] = m[k] if k in m else np.full((r,), default, dt)
+    return rows
 
   def update(state: state_lib.TrainState, batch):
     if state.optim != optim:

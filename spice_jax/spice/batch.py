@@ -25,14 +25,17 @@ length L = P + C):
   tokens[b, t]   = s[t]       inputs, right-padded with `pad_id` (t < T)
   targets[b, t]  = s[t + 1]   the token that position t predicts (pad where none)
   loss_mask[b,t] = 1.0 iff targets[b, t] is a completion token, i.e. t in [P-1, L-2]
-  old_logprobs[b, P-1+i] = the sampler's log-prob of c_i (0 elsewhere)
+  old_logprobs[b, P-1+i] = the sampler's log-prob of c_i (0 elsewhere): under the
+                          distribution c_i was drawn from (temperature, top-k, top-p)
 
 so a per-position log-prob `logp[b, t] = log softmax(logits[b, t])[targets[b, t]]` is
 masked by `loss_mask` directly. T >= L - 1 (the last token of a sequence is only ever a
 target, so it need not be an input). Keys of a micro-batch (all with the rows as leading
 axis, so one sharding spec covers them): tokens, positions, targets [r, T] int32;
 loss_mask, old_logprobs [r, T] f32; has_old_logprobs [r] bool; advantages, norm, weight
-[r] f32; role, group_id, index, length [r] int32.
+[r] f32; role, group_id, index, length [r] int32; temperature, top_p [r] f32, top_k [r]
+int32: the row's sampling parameters (greedy rows: temperature 1; padding rows: 1, 0, 1), so
+the update computes the log-probs of the distribution each row was sampled from (rl/loss.py).
 
 `norm` is the Dr. GRPO constant divisor of the row's role (its max generation length);
 `weight` scales the row's loss (set a trajectory's weight to 0 to give it no gradient, e.g.
@@ -78,6 +81,10 @@ class Trajectory:
     norm: optional override of the role's constant loss divisor.
     weight: loss weight (1 normally; 0 = no gradient from this row).
     reward: the raw reward (kept for logging only).
+    temperature, top_k, top_p: the sampling parameters the completion was drawn with
+      (temperature 0 = greedy, trained and compared as temperature 1; top_k 0 and top_p 1 =
+      off). `old_logprobs` are then the sampler's log-probs of that distribution (greedy:
+      the model's own, `SampleOutput.model_logprobs`).
   """
   prompt_tokens: Sequence[int]
   completion_tokens: Sequence[int]
@@ -88,6 +95,9 @@ class Trajectory:
   norm: float | None = None
   weight: float = 1.0
   reward: float = 0.0
+  temperature: float = 1.0
+  top_k: int = 0
+  top_p: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +155,9 @@ def _check(trajs: Sequence[Trajectory], role_norms: Mapping[str, float]) -> list
     if tr.norm is None and tr.role not in role_norms:
       raise BatchError(f"trajectory {i}: no norm and role_norms has no entry for role "
                        f"{tr.role!r}")
+    if not (tr.temperature >= 0 and tr.top_k >= 0 and 0.0 < tr.top_p <= 1.0):
+      raise BatchError(f"trajectory {i}: sampling parameters temperature={tr.temperature} "
+                       f"(>= 0), top_k={tr.top_k} (>= 0), top_p={tr.top_p} (in (0, 1])")
     norm = tr.norm if tr.norm is not None else role_norms[tr.role]
     if not norm > 0:
       raise BatchError(f"trajectory {i}: norm must be > 0, got {norm}")
@@ -168,6 +181,9 @@ def pad_rows(trajs: Sequence[Trajectory], rows: Sequence[int], norms: Sequence[f
   gid = np.full((r,), -1, np.int32)
   index = np.full((r,), -1, np.int32)
   length = np.zeros((r,), np.int32)
+  temperature = np.ones((r,), np.float32)
+  top_k = np.zeros((r,), np.int32)
+  top_p = np.ones((r,), np.float32)
   for b, i in enumerate(rows):
     tr = trajs[i]
     P = len(tr.prompt_tokens)
@@ -185,10 +201,13 @@ def pad_rows(trajs: Sequence[Trajectory], rows: Sequence[int], norms: Sequence[f
       has_old[b] = True
     adv[b], norm[b], weight[b] = tr.advantage, norms[i], tr.weight
     role[b], gid[b], index[b], length[b] = ROLE_IDS[tr.role], tr.group_id, i, L - 1
+    temperature[b] = tr.temperature if tr.temperature > 0 else 1.0
+    top_k[b], top_p[b] = (tr.top_k, tr.top_p) if tr.temperature > 0 else (0, 1.0)
   positions = np.broadcast_to(np.arange(T, dtype=np.int32), (r, T)).copy()
   return dict(tokens=tokens, positions=positions, targets=targets, loss_mask=loss_mask,
               old_logprobs=old, has_old_logprobs=has_old, advantages=adv, norm=norm,
-              weight=weight, role=role, group_id=gid, index=index, length=length)
+              weight=weight, role=role, group_id=gid, index=index, length=length,
+              temperature=temperature, top_k=top_k, top_p=top_p)
 
 
 def make_batch(trajs: Sequence[Trajectory], *, minibatch_size: int, pad_id: int = 0,

@@ -17,7 +17,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from spice_jax.sampling import stats as engine_stats
 from spice_jax.spice import answers as answers_lib
 from spice_jax.spice import credit as credit_lib
 from spice_jax.spice import prompts as prompts_lib
@@ -40,7 +39,8 @@ class Actor:
 
 @dataclasses.dataclass
 class Sample:
-  """One sampled completion. tokens: [n] ids; logprobs: [n] f32 (temperature-1 model)."""
+  """One sampled completion. tokens: [n] ids; logprobs: [n] f32, the sampler's log-probs under
+  the distribution the tokens were drawn from (temperature / top-p; greedy: the model's)."""
   tokens: list[int]
   logprobs: np.ndarray
   text: str
@@ -180,16 +180,20 @@ class SelfPlay:
     for start in range(0, len(prompts), self.sampler_batch):
       def done(r, toks, model_logp, finish, start=start):
         toks = [int(t) for t in toks]
-        # Old log-probs under the unmodified model (temperature 1), as the learner computes.
+        # Greedy: the model's log-probs; else replaced below by those of the sampling
+        # distribution, which is what the learner computes (rl/loss.py).
         rows[start + r] = Sample(toks, np.asarray(model_logp, np.float32),
                                  actor.tokenizer.decode(toks), finish)
         if on_row is not None:
           on_row(start + r, rows[start + r])
-      actor.sampler(params, prompts[start:start + self.sampler_batch], max_new_tokens=max_new,
-                    temperature=temperature, top_p=float(self.cfg.top_p),
-                    stop_ids=actor.stop_ids, on_finish=done,
-                    row_seeds=row_seeds[start:start + self.sampler_batch])
-      engine_stats.accumulate(counters, role, getattr(actor.sampler, "last_timing", None))
+      out = actor.sampler(params, prompts[start:start + self.sampler_batch],
+                          max_new_tokens=max_new, temperature=temperature,
+                          top_p=float(self.cfg.top_p), stop_ids=actor.stop_ids, on_finish=done,
+                          row_seeds=row_seeds[start:start + self.sampler_batch])
+      if temperature > 0 and getattr(out, "logprobs", None) is not None:
+        for r in range(min(len(prompts) - start, self.sampler_batch)):
+          row = rows[start + r]
+          row.logprobs = np.asarray(out.logprobs[r, :len(row.tokens)], np.float32)
     counters[f"time/sample_{role}"] += time.perf_counter() - t0
     counters[f"tokens/{role}"] += sum(len(r.tokens) for r in rows)
     return rows
@@ -386,10 +390,12 @@ class SelfPlay:
     if self.train_challenger:
       out += [Trajectory(a.prompt, a.sample.tokens, "challenger", group_id=p.gid,
                          advantage=a.advantage, old_logprobs=a.sample.logprobs,
-                         reward=a.reward) for p in plays for a in p.kept]
+                         reward=a.reward, temperature=self.cfg.challenger_temperature,
+                         top_p=self.cfg.top_p) for p in plays for a in p.kept]
     out += [Trajectory(t.prompt, ans.sample.tokens, "reasoner", group_id=B + p.gid,
                        advantage=ans.advantage, old_logprobs=ans.sample.logprobs,
-                       reward=ans.reward)
+                       reward=ans.reward, temperature=self.cfg.reasoner_temperature,
+                       top_p=self.cfg.top_p)
             for p in plays for t in p.tasks if t.trains for ans in t.answers]
     return out
 

@@ -400,3 +400,33 @@ def test_off_and_disabled():
   only = G.GuardConfig(**{name: type(getattr(G.GuardConfig(), name))(action="off")
                           for name in G.DETECTORS if name != "nonfinite"})
   assert _fired_steps(_run(G.Guard(only), seq)) == [91]
+
+
+# --------------------------------------------------------------- logprob mismatch
+
+def test_logprob_mismatch_fires_above_the_documented_threshold():
+  """token_mult_prob_error above 1.05 (NeMo-RL's alarm level) fires for that role only;
+  agreement at float32 level (1 + 1e-6) and at the threshold itself stays quiet."""
+  guard = G.Guard()
+  assert G.GuardConfig().logprob_mismatch.threshold == 1.05
+  quiet = {"challenger/token_mult_prob_error": 1.000001, "reasoner/token_mult_prob_error": 1.05}
+  assert guard.check(1, quiet) == []
+  fs = guard.check(2, {"challenger/token_mult_prob_error": 1.2,
+                       "reasoner/token_mult_prob_error": 1.01})
+  assert [(f.detector, f.key, f.action) for f in fs] == [
+      ("logprob_mismatch", "challenger/token_mult_prob_error", "warn")]
+  assert fs[0].evidence["threshold"] == 1.05 and fs[0].evidence["value"] == 1.2
+  json.dumps(fs[0].to_json())
+
+
+def test_logprob_mismatch_patience_and_config():
+  c = G.default_config()
+  c.logprob_mismatch.patience = 2
+  c.logprob_mismatch.action = "skip_update"
+  guard = G.Guard(G.GuardConfig.from_config(c))
+  bad = {"reasoner/token_mult_prob_error": 1.3}
+  assert guard.check(1, bad) == []
+  assert G.decide(guard.check(2, bad)) == "skip_update"
+  c.logprob_mismatch.threshold = 0.9
+  with pytest.raises(G.GuardError, match="guard.logprob_mismatch.threshold"):
+    G.GuardConfig.from_config(c)

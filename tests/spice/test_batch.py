@@ -23,7 +23,7 @@ def test_layout_by_hand():
   m, = b.micro
   assert set(m) == {"tokens", "positions", "targets", "loss_mask", "old_logprobs",
                     "has_old_logprobs", "advantages", "norm", "weight", "role", "group_id",
-                    "index", "length"}
+                    "index", "length", "temperature", "top_k", "top_p"}
   assert m["tokens"].shape == (4, 8) and m["tokens"].dtype == np.int32
   # Equal lengths: the shuffled (here: given) order is kept.
   np.testing.assert_array_equal(m["tokens"][0], [5, 6, 7, 8, 9, 0, 0, 0])
@@ -177,3 +177,19 @@ def test_errors():
     make([bl.Trajectory([1], [2], "reasoner")], role_norms=None)
   with pytest.raises(bl.BatchError, match="minibatch_size must be >= 1"):
     make([bl.Trajectory([1], [2], "reasoner")], minibatch_size=0)
+
+
+def test_sampling_parameters_per_row():
+  """Each row carries the temperature / top-k / top-p it was sampled with; greedy rows
+  (temperature 0) and padding rows are recorded as temperature 1 with no filter."""
+  trajs = [bl.Trajectory([1, 2], [3], "challenger", temperature=0.7, top_p=0.9),
+           bl.Trajectory([1, 2], [3], "reasoner", temperature=0.0, top_k=5, top_p=0.5),
+           bl.Trajectory([1, 2], [3], "reasoner", temperature=1.3, top_k=7)]
+  m, = bl.make_batch(trajs, minibatch_size=3, role_norms=NORMS, micro_rows=4).micro
+  np.testing.assert_allclose(m["temperature"], [0.7, 1.0, 1.3, 1.0])
+  np.testing.assert_array_equal(m["top_k"], [0, 0, 7, 0])
+  np.testing.assert_allclose(m["top_p"], [0.9, 1.0, 1.0, 1.0])
+  assert m["temperature"].dtype == np.float32 and m["top_k"].dtype == np.int32
+  with pytest.raises(bl.BatchError, match="trajectory 0: sampling parameters"):
+    bl.make_batch([bl.Trajectory([1], [2], "reasoner", top_p=0.0)], minibatch_size=1,
+                  role_norms=NORMS)
