@@ -22,7 +22,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow" tests
 
-# The learning demo: a from-scratch model on the bundled world (warm start + SPICE + probe).
+# The learning demo: the committed from-scratch warm start of the bundled world (tests/world/
+# warm_start, made by tools/world_warm_start.py) + SPICE + lr=0 control + probe; ends with the
+# test-set line "held-out reasoner accuracy on unseen problems: ...". `make experiment` also
+# trains the warm start.
 demo: $(STAMP)
 	rm -rf runs/demo
 	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.experiment \

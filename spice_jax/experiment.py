@@ -10,9 +10,14 @@ corpus), `sft.train` (the warm start), `train.train` with one config per variant
 `eval.coevolution` (the probe). Each stage is skipped when its output is already there (world/
 files, the warm-start model, the built corpus, finished runs), so
 re-running resumes. Library INFO logs go to `<workdir>/log.txt`; the terminal shows progress
-bars and summary lines. The last line printed is
-`held-out reasoner accuracy: <start>% -> <end>% (lr=0 control: <control>%)` (held-out set
-"facts"; the line before it gives the same for the set "new").
+bars and summary lines. The last line printed is the headline, accuracy on the held-out
+*test* set (problems whose quantities no role has seen, `data.world.heldout_part`):
+`held-out reasoner accuracy on unseen problems: <start>% -> <end>% (lr=0 control: <control>%)`;
+the lines before it give the dev set (used for every design choice) and train_renamed (the
+corpus's own problems renamed: fitting, not generalisation).
+
+`cfg.warm_start` (optional): a model directory to use as the warm start instead of training
+one (tests/world/warm_start/, made by tools/world_warm_start.py with the same configs).
 """
 
 from __future__ import annotations
@@ -61,11 +66,12 @@ def build_world(cfg, workdir: str):
   from spice_jax.data import world_build
   w = cfg.world
   files = world_build.WorldFiles(*(os.path.join(workdir, "world", f) for f in (
-      "warm_examples.jsonl", "spice_docs.jsonl", "eval_docs.jsonl", "facts_docs.jsonl")))
+      "warm_examples.jsonl", "spice_docs.jsonl", "dev_docs.jsonl", "test_docs.jsonl",
+      "train_renamed_docs.jsonl")))
   if all(_done(p) for p in dataclasses.astuple(files)):
     return files                      # written by an earlier (or a concurrent) invocation
   return world_build.build(os.path.join(workdir, "world"), n_warm=w.n_warm,
-                           n_spice=w.n_spice, n_eval=w.n_eval, seed=w.seed)
+                           n_spice=w.n_spice, n_renamed=w.n_renamed, seed=w.seed)
 
 
 def build_corpus(files, sft_dir: str, workdir: str) -> str:
@@ -104,6 +110,8 @@ def evaluate_run(run_dir: str, items, cfg) -> dict:
 
 
 def probe_run(run_dir: str, eval_docs, cfg) -> list:
+  """The co-evolution probe of one run on the first `cfg.probe.num_docs` of `eval_docs`
+  (the dev set's documents: a diagnostic, never the reported test set)."""
   from spice_jax.eval import coevolution
   out_dir = os.path.join(run_dir, "probe")
   if _done(os.path.join(out_dir, "coevolution.json")):
@@ -132,15 +140,19 @@ def run(cfg, workdir: str) -> dict:
   times = {}
   t0 = time.perf_counter()
   files = build_world(cfg, workdir)
-  sft_dir = os.path.join(workdir, "sft")
+  sft_dir = cfg.get("warm_start") or os.path.join(workdir, "sft")
+  if cfg.get("warm_start") and not _done(os.path.join(sft_dir, "model.safetensors")):
+    raise FileNotFoundError(f"config.warm_start: {sft_dir!r} has no model.safetensors "
+                            "(make it with tools/world_warm_start.py)")
   if not _done(os.path.join(sft_dir, "model.safetensors")):
     t = time.perf_counter()
     sft_lib.train(_apply(cfg.sft, {"data.examples": files.warm_examples}), sft_dir)
     times["warm start"] = time.perf_counter() - t
   corpus_dir = build_corpus(files, sft_dir, workdir)
-  eval_docs = world_build.read_docs(files.eval_docs)
-  items = (world.eval_items(world_build.read_docs(files.facts_docs), "facts")
-           + world.eval_items(eval_docs, "new"))
+  dev_docs = world_build.read_docs(files.dev_docs)
+  items = (world.eval_items(dev_docs, "dev")
+           + world.eval_items(world_build.read_docs(files.test_docs), "test")
+           + world.eval_items(world_build.read_docs(files.train_renamed_docs), "train_renamed"))
   curves, runs = {}, {}
   for seed in cfg.seeds:      # seed-major: every variant's first seed comes first
     for name in cfg.order:
@@ -155,7 +167,7 @@ def run(cfg, workdir: str) -> dict:
   probes = {}
   for seed in cfg.probe.seeds:
     t = time.perf_counter()
-    probes[seed] = probe_run(runs[("spice", seed)], eval_docs, cfg)
+    probes[seed] = probe_run(runs[("spice", seed)], dev_docs, cfg)
     times[f"probe s{seed}"] = time.perf_counter() - t
   times["total"] = time.perf_counter() - t0
   return report.write(workdir, curves=curves, runs=runs, probes=probes, times=times,

@@ -10,9 +10,14 @@ every result, so grading never trusts a model.
   q = world.questions(docs[0])                           # [Question], difficulty 1 and 2
 
 Splits ("warm", "spice", "eval") draw from disjoint seeds and a document's quantities
-decide its split (`split_of`), so no (family, a, b, c) appears in two splits. Two held-out
-sets: "new" (eval-split documents: quantities no SPICE document has) and "facts"
-(`facts_documents`: new documents on the SPICE corpus's quantities).
+decide its split (`split_of`), so no (family, a, b, c) appears in two splits. The "eval"
+quantities (no role ever sees them) are halved into two held-out sets of *unseen problems*
+(`heldout_part`): "dev", for every design choice, tuning and debugging, and "test", touched
+only to report (the headline). A third set, "train_renamed" (`train_renamed_documents`),
+is the SPICE corpus's own problems with another name or item: it measures fitting of the
+training problems, not generalisation.
+
+  dev = world.heldout_documents("dev", seed=0)    # one document per dev quantity tuple
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Callable, Sequence
 SPLITS = ("warm", "spice", "eval")
 NAMES = ("Ana", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana")
 ITEMS = ("pens", "apples", "cards", "stones", "shells", "books")
-LO, HI = 2, 6  # quantities are drawn from [LO, HI]
+LO, HI = 2, 9  # quantities are drawn from [LO, HI] (1557 tuples: 909 warm, 411 spice, 237 eval)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +184,44 @@ def all_tuples(split: str) -> list[tuple[str, int, int, int]]:
           if f.ok(a, b, c) and split_of(f.name, a, b, c) == split]
 
 
+HELD_OUT = ("dev", "test", "train_renamed")
+UNSEEN = ("dev", "test")
+
+
+def _rank_key(kind: str, t: tuple[str, int, int, int]) -> bytes:
+  return hashlib.sha256(f"{kind}/{t[0]}/{t[1]}/{t[2]}/{t[3]}".encode()).digest()
+
+
+def heldout_tuples(part: str) -> list[tuple[str, int, int, int]]:
+  """The "eval" tuples of held-out set `part` ("dev" or "test"): the eval tuples ordered by a
+  third stable hash, the first half (rounded up) dev, the rest test. Disjoint halves of sizes
+  differing by at most one; every tuple is in exactly one."""
+  if part not in UNSEEN:
+    raise ValueError(f"held-out part {part!r}: one of {UNSEEN}")
+  ranked = sorted(all_tuples("eval"), key=lambda t: _rank_key("part", t))
+  half = (len(ranked) + 1) // 2
+  return sorted(ranked[:half] if part == "dev" else ranked[half:])
+
+
+def heldout_part(family: str, a: int, b: int, c: int) -> str | None:
+  """"dev" or "test" for an eval tuple, None for a tuple some role trains on."""
+  t = (family, a, b, c)
+  for part in UNSEEN:
+    if t in set(heldout_tuples(part)):
+      return part
+  return None
+
+
+def heldout_documents(part: str, seed: int = 0) -> list[WorldDoc]:
+  """One document per tuple of held-out set `part` ("dev" | "test"), in a seeded order with
+  seeded names and items: problems whose quantities neither role has seen."""
+  tuples = heldout_tuples(part)
+  rng = random.Random(f"{part}/{seed}")
+  rng.shuffle(tuples)
+  return [WorldDoc(f"{part}-{seed}-{k:05d}", fam, a, b, c, rng.choice(NAMES), rng.choice(ITEMS))
+          for k, (fam, a, b, c) in enumerate(tuples)]
+
+
 def generate(split: str, n: int, seed: int = 0) -> list[WorldDoc]:
   """`n` documents of `split` (quantity tuples without repetition while they last)."""
   tuples = all_tuples(split)
@@ -203,24 +246,21 @@ def challenger_target(result: Result) -> str:
   return f"Question: {result.question}\nAnswer: {result.value}\nType: Integer"
 
 
-HELD_OUT = ("facts", "new")
-
-
-def facts_documents(corpus: Sequence[WorldDoc], n: int, seed: int) -> list[WorldDoc]:
-  """Held-out documents about the SPICE corpus's facts: the quantity tuples of `corpus` in
-  new documents (names and items drawn with `seed`), never a text of `corpus` (a tuple whose
-  every rewording is in the corpus is left out). The Reasoner never reads the corpus, so its
-  accuracy here measures what self-play moved from the documents into the model."""
+def train_renamed_documents(corpus: Sequence[WorldDoc], n: int, seed: int) -> list[WorldDoc]:
+  """The SPICE corpus's problems renamed: the quantity tuples of `corpus` in documents with
+  another name and/or item (drawn with `seed`), never a text of `corpus`. Their questions
+  state every number, so accuracy here measures fitting of the training problems (the
+  Reasoner trains on these very quantities), not generalisation to unseen problems."""
   texts = {d.text for d in corpus}
   tuples = sorted({(d.family, d.a, d.b, d.c) for d in corpus})
-  rng = random.Random(f"facts/{seed}")
+  rng = random.Random(f"train_renamed/{seed}")
   rng.shuffle(tuples)
   out = []
   for k in range(len(tuples) * 8):
     if len(out) == n:
       break
     fam, a, b, c = tuples[k % len(tuples)]
-    d = WorldDoc(f"facts-{seed}-{len(out):05d}", fam, a, b, c, rng.choice(NAMES),
+    d = WorldDoc(f"train_renamed-{seed}-{len(out):05d}", fam, a, b, c, rng.choice(NAMES),
                  rng.choice(ITEMS))
     if d.text not in texts:
       out.append(d)
@@ -228,10 +268,10 @@ def facts_documents(corpus: Sequence[WorldDoc], n: int, seed: int) -> list[World
   return out
 
 
-def eval_items(docs: Sequence[WorldDoc], held_out: str = "new"):
+def eval_items(docs: Sequence[WorldDoc], held_out: str):
   """Held-out tasks as `spice_jax.eval.Item`s (benchmark `<held_out>_d<difficulty>`, e.g.
-  `new_d2`), gold from the generator. held_out: "new" (quantities no SPICE document has) or
-  "facts" (`facts_documents`)."""
+  `test_d2`), gold from the generator. held_out: "dev" / "test" (`heldout_documents`:
+  unseen quantities) or "train_renamed" (`train_renamed_documents`)."""
   from spice_jax.eval.benchmarks import Item
   if held_out not in HELD_OUT:
     raise ValueError(f"held_out {held_out!r}: one of {HELD_OUT}")

@@ -1,12 +1,14 @@
-"""Writes a world's files: warm-start examples, the SPICE corpus and the held-out set.
+"""Writes a world's files: warm-start examples, the SPICE corpus and the held-out sets.
 
-  paths = world_build.build(out_dir, n_warm=1200, n_spice=400, n_eval=100, seed=0)
+  paths = world_build.build(out_dir, n_warm=1200, n_spice=300, n_renamed=50, seed=0)
 
 Files (under out_dir): `warm_examples.jsonl` (SFT examples for both roles, from the warm
-split), `spice_docs.jsonl` (the corpus builder's input, SPICE split), and the two held-out
-sets that `world.eval_items` turns into graded tasks: `eval_docs.jsonl` ("new": eval-split
-quantities) and `facts_docs.jsonl` ("facts": the corpus's quantities in new documents). The
-three splits are disjoint by construction (`world.split_of`). Deterministic in `seed`.
+split), `spice_docs.jsonl` (the corpus builder's input, SPICE split), and the held-out sets
+that `world.eval_items` turns into graded tasks: `dev_docs.jsonl` and `test_docs.jsonl`
+(every eval-split quantity tuple, halved by `world.heldout_part`: unseen problems, dev for
+choices, test for reporting) and `train_renamed_docs.jsonl` (the corpus's problems renamed).
+The warm, SPICE and eval splits are disjoint by construction (`world.split_of`).
+Deterministic in `seed`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from spice_jax.spice import prompts as prompts_lib
 class WorldFiles:
   warm_examples: str
   spice_docs: str
-  eval_docs: str      # held-out set "new"
-  facts_docs: str     # held-out set "facts"
+  dev_docs: str            # held-out set "dev": unseen quantities, for design choices
+  test_docs: str           # held-out set "test": unseen quantities, for the headline
+  train_renamed_docs: str  # the SPICE corpus's problems renamed (fitting, not transfer)
 
 
 def warm_examples(docs, seed: int = 0, reasoner_difficulties=(1, 2)) -> list[Example]:
@@ -67,16 +70,18 @@ def _write_docs(docs, path: str) -> str:
   return path
 
 
-def build(out_dir: str, *, n_warm: int, n_spice: int, n_eval: int, seed: int = 0,
+def build(out_dir: str, *, n_warm: int, n_spice: int, n_renamed: int, seed: int = 0,
           reasoner_difficulties=(1, 2)) -> WorldFiles:
-  """Writes the four files; both held-out sets get `n_eval` documents."""
+  """Writes the five files: dev and test hold one document per tuple of their half of the
+  eval split; train_renamed holds `n_renamed` documents."""
   os.makedirs(out_dir, exist_ok=True)
   warm = world.generate("warm", n_warm, seed)
   ex = warm_examples(warm, seed, tuple(reasoner_difficulties))
   spice = world.generate("spice", n_spice, seed)
-  facts = world.facts_documents(spice, n_eval, seed)
+  renamed = world.train_renamed_documents(spice, n_renamed, seed)
   path = lambda name: os.path.join(out_dir, name)
   return WorldFiles(write_examples(ex, path("warm_examples.jsonl")),
                     _write_docs(spice, path("spice_docs.jsonl")),
-                    _write_docs(world.generate("eval", n_eval, seed), path("eval_docs.jsonl")),
-                    _write_docs(facts, path("facts_docs.jsonl")))
+                    _write_docs(world.heldout_documents("dev", seed), path("dev_docs.jsonl")),
+                    _write_docs(world.heldout_documents("test", seed), path("test_docs.jsonl")),
+                    _write_docs(renamed, path("train_renamed_docs.jsonl")))

@@ -1,6 +1,6 @@
 """Held-out Reasoner accuracy of a world run's checkpoints, graded against the generator.
 
-  acc = heldout.accuracy(model, items)   # {"new_d1": .., "new": .., "facts": .., "overall": ..}
+  acc = heldout.accuracy(model, items)   # {"test_d1": .., "test": .., "dev": .., "overall": ..}
   curve = heldout.run_curve(run_workdir, items)   # {step: accuracy dict} for every checkpoint
 
 Protocol: the evaluation runner's (`eval.runner.run_items`): the training Reasoner prompt in

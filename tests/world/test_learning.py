@@ -1,43 +1,48 @@
 """Slow: the world's learning claim and its control, through the experiment's own pipeline.
 
-The claim (issue 11): SPICE self-play raises the Reasoner's greedy accuracy on held-out set
-"facts" (the corpus's quantities in documents neither role has seen; the Reasoner never
-reads any document) well above the warm start, and the lr=0 control stays where it started.
-This runs the `make demo` configuration (warm start, 40 SPICE iterations, lr=0 control;
-~9 min on 2 cores) without the probe.
+The claim (issues 11, 23): SPICE self-play raises the Reasoner's greedy accuracy on *unseen
+problems* (held-out set "dev": quantity tuples neither role has seen in the warm start or
+the corpus; the Reasoner never reads any document) above the committed warm start by more
+than the seed-to-seed spread, and the lr=0 control stays exactly where it started. This runs
+the `make demo` configuration (the committed warm start, tests/world/warm_start/, checked by
+test_warm_start.py; SPICE and lr=0 for 40 iterations) without the probe.
 
-Margin, by a rule fixed after seeing seeds 0-1 and before seed 2 was in: half the mean gain
-at iteration 40 over the three `make experiment` seeds, rounded down to a whole point,
-provided it exceeds three seed standard deviations. Measured (2026-11-30, the 60-iteration
-`make experiment` of that session): gains on
-"facts" at iteration 40 of +12.0, +11.1 and +8.3 points (mean 10.5, std 1.6), so MIN_GAIN is
-5 points (> 3 x 1.6); the lr=0 control moved 0.0 points at every checkpoint in all seeds.
-Since then the config updates 8 rows per call (`rl.micro_rows=8`: the same sums in another
-order) and the engine's attention reads pages in fixed blocks (another summation order):
-both change sampled tokens, not the method, so the rule was not re-derived; the 120-iteration
-`make experiment` of 2026-11-30 (micro_rows=8, before the block attention) read +10.2, +9.3,
-+6.5 points at iteration 30 and +11.1, +12.0, +11.1 at 60 on seeds 0-2. The re-run at
-1b4c722 (block attention, narrower tail windows) read +10.2, +9.3, +8.3 at 30 and +11.1,
-+12.0, +15.7 at 60; `make demo` at that commit gave the same lines as before both changes.
+It asserts on dev, not on test: the margin below was chosen on dev, and a failure here must
+not lead to changes judged on the test set, which is only reported.
+
+Margin (fixed 2026-12-06 22:35 UTC, before any dev number of the widened world was seen):
+MIN_GAIN is 2.5 points (6 of the 238 dev tasks), above the one seed-to-seed spread measured
+so far: a std of 2.0 points over seeds 0-2 of the gain on the old world's unseen set "new"
+(108 tasks; +7.4 +- 2.0 points in the last `make experiment`, as issue 23 quotes it). The
+spread on the widened world's dev set was not measured in that session (2 shared cores at
+load ~18: the new warm start alone took 60 min);
+the rule to re-derive it: run the demo config for seeds 0, 1, 2 (`experiment.run` with
+cfg.seeds=(0, 1, 2)), take 3 x the std of the dev gain at iteration 40, rounded up to a whole
+point, and keep the larger of that and 2.5 points.
+
+Cost: the committed warm start replaces the 2000-step warm start that this test used to
+train (6 of its 15 minutes on a quiet machine; 60 minutes at load 18).
 """
 
 import pytest
 
-MIN_GAIN = 0.05          # 5 points on 108 tasks
+MIN_GAIN = 0.025         # 2.5 points on the 238 dev tasks (see the docstring)
 CONTROL_TOLERANCE = 0.0  # lr=0 must leave every checkpoint exactly where it started
 
 
 @pytest.mark.slow
-def test_selfplay_raises_heldout_accuracy_and_the_lr0_control_does_not(tmp_path):
+def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
   from experiments import world_small
   from spice_jax import experiment
   cfg = world_small.experiment_config(demo=True)
+  assert cfg.warm_start == world_small.WARM_START
   cfg.probe.seeds = ()
   out = experiment.run(cfg, str(tmp_path))
   spice = out["curves"][("spice", 0)]
   lr0 = out["curves"][("lr0", 0)]
-  start, end = spice[min(spice)]["facts"], spice[max(spice)]["facts"]
-  assert end - start >= MIN_GAIN, {s: c["facts"] for s, c in spice.items()}
-  assert all(abs(c["facts"] - lr0[0]["facts"]) <= CONTROL_TOLERANCE for c in lr0.values())
-  assert all(c["new"] == lr0[0]["new"] for c in lr0.values())
-  assert lr0[0]["facts"] == start             # both runs start from the same warm start
+  start, end = spice[min(spice)]["dev"], spice[max(spice)]["dev"]
+  assert end - start >= MIN_GAIN, {s: c["dev"] for s, c in spice.items()}
+  for held_out in ("dev", "test", "train_renamed"):
+    assert all(abs(c[held_out] - lr0[0][held_out]) <= CONTROL_TOLERANCE
+               for c in lr0.values()), held_out
+  assert lr0[0] == spice[min(spice)]      # both runs start from the same warm start

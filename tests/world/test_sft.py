@@ -82,7 +82,7 @@ def test_step_lowers_the_loss(model):
 def test_short_run_exports_a_loadable_model_and_resumes(tmp_path):
   from experiments import world_small
   from spice_jax.data import world_build
-  files = world_build.build(str(tmp_path / "world"), n_warm=300, n_spice=4, n_eval=4)
+  files = world_build.build(str(tmp_path / "world"), n_warm=300, n_spice=4, n_renamed=4)
   c = world_small.sft_config()
   c.data.examples = files.warm_examples
   c.train.update(steps=4, batch_size=4, checkpoint_every=2, log_every=2)

@@ -67,7 +67,7 @@ def test_targets_parse_and_verify_with_the_product_code():
 
 
 def test_build_writes_disjoint_files(tmp_path):
-  files = world_build.build(str(tmp_path), n_warm=50, n_spice=30, n_eval=20, seed=0)
+  files = world_build.build(str(tmp_path), n_warm=50, n_spice=30, n_renamed=20, seed=0)
   ex = [json.loads(l) for l in open(files.warm_examples)]
   assert {e["role"] for e in ex} == {"challenger", "reasoner"}
   warm = world.generate("warm", 50, seed=0)
@@ -80,20 +80,48 @@ def test_build_writes_disjoint_files(tmp_path):
             if e["role"] == "challenger"}
   reas_q = {e["messages"][-1]["content"] for e in ex if e["role"] == "reasoner"}
   assert chal_q and not {q for q in chal_q if any(q in r for r in reas_q)}
-  eval_docs = world_build.read_docs(files.eval_docs)
-  spice_text = {json.loads(l)["text"] for l in open(files.spice_docs)}
-  assert len(eval_docs) == 20 and not spice_text & {d.text for d in eval_docs}
-  items = world.eval_items(eval_docs)
-  assert len(items) == 40 and {i.benchmark for i in items} == {"new_d1", "new_d2"}
-  # held-out set "facts": the corpus's quantity tuples, in documents the corpus does not hold
-  facts = world_build.read_docs(files.facts_docs)
-  spice = world_build.read_docs(files.spice_docs)
   key = lambda d: (d.family, d.a, d.b, d.c)
-  assert len(facts) == 20 and {key(d) for d in facts} <= {key(d) for d in spice}
-  assert not {d.text for d in facts} & spice_text
-  assert {i.benchmark for i in world.eval_items(facts, "facts")} == {"facts_d1", "facts_d2"}
-  for it, d in zip(items[::2], eval_docs):
-    assert it.gold == str(d.results()[0].value)
+  spice = world_build.read_docs(files.spice_docs)
+  spice_text = {d.text for d in spice}
+  # dev and test: every held-out tuple once, none in any file a role trains on
+  unseen = {}
+  for part, path in (("dev", files.dev_docs), ("test", files.test_docs)):
+    docs = world_build.read_docs(path)
+    unseen[part] = {key(d) for d in docs}
+    assert len(docs) == len(unseen[part]) == len(world.heldout_tuples(part))
+    assert all(world.split_of(*key(d)) == "eval" for d in docs)
+    items = world.eval_items(docs, part)
+    assert {i.benchmark for i in items} == {f"{part}_d1", f"{part}_d2"}
+    for it, d in zip(items[::2], docs):
+      assert it.gold == str(d.results()[0].value)
+  assert not unseen["dev"] & unseen["test"]
+  trained = {key(d) for d in spice} | {key(d) for d in warm}
+  assert not (unseen["dev"] | unseen["test"]) & trained
+  # train_renamed: the corpus's quantity tuples, in documents the corpus does not hold
+  renamed = world_build.read_docs(files.train_renamed_docs)
+  assert len(renamed) == 20 and {key(d) for d in renamed} <= {key(d) for d in spice}
+  assert not {d.text for d in renamed} & spice_text
+  assert ({i.benchmark for i in world.eval_items(renamed, "train_renamed")}
+          == {"train_renamed_d1", "train_renamed_d2"})
+
+
+def test_dev_and_test_halve_the_unseen_problems_and_are_large_enough():
+  dev, test = (set(world.heldout_tuples(p)) for p in world.UNSEEN)
+  assert dev | test == set(world.all_tuples("eval")) and not dev & test
+  assert abs(len(dev) - len(test)) <= 1
+  for part, tuples in (("dev", dev), ("test", test)):
+    assert 2 * len(tuples) >= 200      # one task is at most 0.5 points
+    assert all(world.heldout_part(*t) == part for t in sorted(tuples)[:20])
+  assert world.heldout_part(*world.all_tuples("warm")[0]) is None
+  # every family appears in both halves, and both hold easy and hard tasks
+  assert {t[0] for t in dev} == {t[0] for t in test} == {f.name for f in world.FAMILIES}
+  docs = world.heldout_documents("test", seed=0)
+  assert docs == world.heldout_documents("test", seed=0)
+  assert [d.doc_id for d in docs] != [d.doc_id for d in world.heldout_documents("dev", 0)]
+  with pytest.raises(ValueError, match="held-out part 'eval'"):
+    world.heldout_tuples("eval")
+  with pytest.raises(ValueError, match="held_out 'new'"):
+    world.eval_items(docs, "new")
 
 
 def test_true_answer_grades_a_question_by_its_own_quantities():
