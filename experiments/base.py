@@ -88,6 +88,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.train.eval_max_items = 64
   c.train.sampler_batch = 256           # rows per sampler call (the sampler pads/buckets)
   c.train.sampling = "global"           # "host_local": each host plays its own documents
+  c.train.sampler_mesh = (-1, 1, 1)     # host-local sampler mesh (data, fsdp, tensor) per host
   c.train.compile_cache = "auto"        # persistent XLA cache: "auto" (~/.cache) | "" | dir
 
   # The sampling engine (spice_jax/sampling/config.py, EngineConfig): trainer and evaluation.

@@ -147,6 +147,14 @@ def advice(plan: Plan, hbm: float) -> list[str]:
               f"(corpus.max_doc_tokens, spice.challenger_max_tokens, spice.reasoner_max_tokens), "
               f"split heads with mesh.shape tensor > 1, or use a memory-efficient attention")
     out.append(msg)
+  e = plan.engine
+  if e is not None:
+    if e.working > room:
+      out.append(f"sampler (engine) needs {e.working / GB:.1f} GB/chip with {room / GB:.1f} "
+                 f"GB free (weight copy {e.copy / GB:.1f}, prepared {e.prepared / GB:.1f}): "
+                 f"split the sampler's heads over more chips (train.sampler_mesh tensor) or "
+                 f"lower engine.hbm_fraction / set engine.kv_pages")
+    return out
   if s.working > room:
     call = next(c for c in w.calls if c.role == s.call)
     sb = call.batch
@@ -173,7 +181,8 @@ def render(plan: Plan) -> str:
        f"model: {cfg.family}, {cfg.num_params() / 1e9:.2f} B params, L={cfg.n_layers} "
        f"D={cfg.d_model} H={cfg.n_heads}/{cfg.n_kv_heads} V={cfg.vocab_size}; mesh "
        f"data={w.mesh[0]} fsdp={w.mesh[1]} tensor={w.mesh[2]}; compute "
-       f"{'bfloat16' if w.compute_bytes == 2 else 'float32'}, KV cache float32, "
+       f"{'bfloat16' if w.compute_bytes == 2 else 'float32'}, KV cache "
+       f"{'bfloat16' if w.cache_bytes == 2 else 'float32'}, "
        f"remat={w.remat}"]
   for c in w.calls:
     L.append(f"sampler {c.role:10s}: {c.calls} call(s) x {c.batch} rows ({c.unique} distinct "
@@ -228,10 +237,14 @@ def render(plan: Plan) -> str:
         " row); the decode counts the input, next-to-last and last phase caches (upper bound)",
         "  - update micro-batches of one row per device, each padded to the longest row's"
         " length bucket (the longest sequence bounds the plan; spice.batch.make_batch)",
-        "  - the sampler is planned as the static path (a padded batch per call); the"
-        " continuous engine's paged pool holds at most the same rows (an upper bound)",
-        "  - attention is materialised in the update (22 bytes per score in one layer's"
-        " backward), the sampler's prefill is chunked as sampling/forward.py does",
+        "  - memory: the continuous engine (engine.* settings): weight copy and prepared"
+        " weights in the compute dtype on the sampler mesh, a KV pool of engine.hbm_fraction"
+        " of the chip less the rest, with the pool copies XLA:TPU keeps in its programs"
+        " (planning/memory.py POOL_TEMPS, measured with `--compile`); times: the static path"
+        " (every row decodes its whole cap: an upper bound)",
+        f"  - the update's attention: {w.attention} ("
+        + ("[T, T] scores materialised, 22 bytes per score in one layer's backward"
+           if w.attention == "dense" else "memory linear in T") + ")",
         "  - roofline: peak dense bf16 FLOP/s, HBM and interconnect bandwidth from"
         " spice_jax/planning/hardware.json, perfect overlap within a phase; FSDP all-gathers the"
         " weights once per decode step and per update pass",

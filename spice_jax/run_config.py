@@ -120,6 +120,9 @@ class TrainSection:
   # slice of the documents on its own devices (weights copied per host), only the update is
   # global (issue: pod scale).
   sampling: str = "global"
+  # The host-local sampler's mesh over one process's devices ('data', 'fsdp', 'tensor'):
+  # (-1, 1, 1) replicates the weights and pool on every chip; (1, 1, -1) splits heads.
+  sampler_mesh: tuple = (-1, 1, 1)
   # Persistent XLA compilation cache (compiled programs reused across runs): "auto" =
   # $XDG_CACHE_HOME/spice_jax/xla (~/.cache/...), "" = off, or a directory.
   compile_cache: str = "auto"
@@ -129,6 +132,11 @@ class TrainSection:
     configs.need(self.checkpoint_every >= 1, "train.checkpoint_every", "must be >= 1")
     configs.need(self.sampler_batch >= 1, "train.sampler_batch", "must be >= 1")
     configs.one_of(self.sampling, SAMPLING, "train.sampling")
+    shape = tuple(self.sampler_mesh)
+    configs.need(len(shape) == 3 and all(isinstance(x, int) and (x >= 1 or x == -1)
+                                         for x in shape) and shape.count(-1) <= 1,
+                 "train.sampler_mesh", f"must be 3 ints >= 1 with at most one -1 "
+                 f"(data, fsdp, tensor), got {self.sampler_mesh!r}")
     if self.eval_every > 0:
       configs.need(fs.path(self.eval_data_dir).is_dir(), "train.eval_data_dir",
                    f"{self.eval_data_dir!r} is not a directory (needed when "

@@ -165,13 +165,15 @@ def setup(config, workdir: str) -> Run:
   if rc.train.sampling == "host_local" and sp.num_docs % jax.process_count():
     raise ConfigError(f"config.spice.num_docs: {sp.num_docs} documents do not split evenly "
                       f"over {jax.process_count()} processes (train.sampling='host_local')")
-  sample_mesh = hosts.local_mesh() if rc.train.sampling == "host_local" else mesh
+  sample_mesh = (hosts.local_mesh(rc.train.sampler_mesh) if rc.train.sampling == "host_local"
+                 else mesh)
   sampler = Sampler(model.config, sample_mesh, dtype=dtype, **rc.engine.sampler_kwargs())
   policy = selfplay_lib.Actor(sampler, model.tokenizer, sp.chat_layout, model.stop_ids)
   if sp.challenger == "policy":
     challenger = policy
   elif sp.challenger == "initial":
-    frozen = (hosts.to_local(model.params, sample_mesh) if sample_mesh is not mesh
+    frozen = (local_params(model.params, model.config, sample_mesh, dtype)
+              if sample_mesh is not mesh
               else jax.tree.map(lambda x: x.copy(), model.params))
     challenger = dataclasses.replace(policy, params=frozen)
   else:
@@ -243,6 +245,14 @@ def _stream(config, data_dir: str, rollbacks: int):
 
 def _data_seed(config, rollbacks: int) -> int:
   return int(config.seed) + 1_000_003 * int(rollbacks)
+
+
+def local_params(params, cfg, sample_mesh, dtype: str):
+  """The host-local sampler's weights: the global params gathered onto this host's mesh with
+  the model's sharding rules there (heads split when train.sampler_mesh has tensor > 1),
+  matrices in the compute dtype the sampler uses anyway (norm scales stay float32)."""
+  return hosts.to_local(params, sample_mesh, dtype=update_lib.DTYPES[dtype],
+                        shardings=parallel.unbox(models.param_shardings(cfg, sample_mesh)))
 
 
 def _needs_previous_state(config: RunConfig) -> bool:
@@ -320,7 +330,8 @@ def _play(run: Run, it: int, seed: int):
   B = rc.spice.num_docs
   docs = run.stream.take(B) if run.stream is not None else [None] * B
   part = hosts.process_slice(B) if run.host_local else slice(0, B)
-  params = (hosts.to_local(run.state.params, run.sample_mesh) if run.host_local
+  params = (local_params(run.state.params, run.model.config, run.sample_mesh, rc.model.dtype)
+            if run.host_local
             else run.state.params)
   res = run.selfplay.iteration(params, docs[part], seed=seed, step=it + 1,
                                doc_offset=part.start, report_results=not run.gathered)

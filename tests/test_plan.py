@@ -154,16 +154,15 @@ def test_every_config_plans():
 
 
 def test_a_config_that_does_not_fit_names_the_knob():
-  config, _ = plan.load_config("experiments/qwen3_4b.py:v5p-64")
-  p = plan.make_plan(config, "q", hardware.layout("v5p-64"), 0)
-  assert p.peak > hardware.chips()["v5p"].hbm_bytes
+  """A KV pool fixed larger than a v5e chip does not fit, and the plan names the engine's
+  knobs; the pool sized from the chip (engine.kv_pages = 0, the default) fits."""
+  config, _ = plan.load_config("experiments/qwen3_8b.py:v5p-64")
+  config.engine.kv_pages = 200_000
+  p = plan.make_plan(config, "q", hardware.layout("v5e-64"), 0)
+  assert p.peak > hardware.chips()["v5e"].hbm_bytes
   text = plan.render(p)
-  assert "WARNING: does not fit v5p" in text and "train.sampler_batch" in text
-  # Shrinking the sequences and the sampler batch as advised makes it fit.
-  config.spice.challenger_max_tokens = config.spice.reasoner_max_tokens = 1024
-  config.corpus.max_doc_tokens = 1024
-  config.train.sampler_batch = 64
-  config.rl.minibatch_size = 32
-  small = plan.make_plan(config, "q", hardware.layout("v5p-64"), 0)
-  assert small.peak < hardware.chips()["v5p"].hbm_bytes
-  assert "WARNING" not in plan.render(small)
+  assert "WARNING: does not fit v5e" in text and "engine.kv_pages" in text
+  config.engine.kv_pages = 0
+  sized = plan.make_plan(config, "q", hardware.layout("v5e-64"), 0)
+  assert sized.peak <= hardware.chips()["v5e"].hbm_bytes
+  assert "WARNING" not in plan.render(sized)
