@@ -32,8 +32,11 @@ log-probs; Δ_t = trainer logp_t - sampler logp_t at the sampling params):
     logprob_abs_diff       mean |Δ_t|
     token_mult_prob_error  mean exp(|Δ_t|)  (NeMo-RL's definition; 1 = exact agreement)
     logprob_ratio_out_band share of tokens with exp(Δ_t) outside [0.9, 1.1]
-|Δ_t| is capped at `AGREE_CAP` nats so one token outside the trainer's truncated support
-cannot make the means infinite (it still counts as out of band).
+    logprob_off_support    share of tokens outside the trainer's truncated support (a
+                           top-k / top-p boundary decided differently, e.g. a bf16 sampler)
+The first two are over the tokens inside the trainer's support (an off-support token has no
+finite Δ; it counts as out of band and in logprob_off_support); |Δ_t| is capped at
+`AGREE_CAP` nats.
 
 Log-probs never materialise [B, T, V] at once: the final hidden states are projected to the
 vocabulary in chunks along T (under `jax.checkpoint`, so the backward pass recomputes each
@@ -250,19 +253,25 @@ def agreement_sums(trainer_logp: jax.Array, sampler_logp: jax.Array, mask: jax.A
 
   trainer_logp, sampler_logp: [B, T] f32 log-probs of the same tokens (the trainer's at the
   params the rows were sampled with); mask: [B, T] f32, 1 where both exist and are trained;
-  role: [B] int32. Returns agree_{tokens,absdiff,mult,out}_<role> sums (no gradient)."""
-  d = jax.lax.stop_gradient(trainer_logp - sampler_logp)
-  ad = jnp.minimum(jnp.where(jnp.isnan(d), AGREE_CAP, jnp.abs(d)), AGREE_CAP)
+  role: [B] int32. Returns agree_{tokens,in,absdiff,mult,out,off}_<role> sums (no
+  gradient; `in`: tokens inside the trainer's support)."""
+  trainer_logp = jax.lax.stop_gradient(trainer_logp)
+  off = (trainer_logp <= 0.5 * LOGP_FLOOR) | jnp.isnan(trainer_logp)
+  d = jnp.where(off, 0.0, trainer_logp - jax.lax.stop_gradient(sampler_logp))
+  ad = jnp.minimum(jnp.abs(d), AGREE_CAP)
   ratio = jnp.exp(jnp.clip(d, -AGREE_CAP, AGREE_CAP))
-  out_band = ((ratio < AGREE_BAND[0]) | (ratio > AGREE_BAND[1]) | jnp.isnan(d))
+  out_band = (ratio < AGREE_BAND[0]) | (ratio > AGREE_BAND[1]) | off
   m = mask.astype(jnp.float32)
   sums = {}
   for r, name in enumerate(ROLE_NAMES):
     mr = m * (role == r).astype(jnp.float32)[:, None]
+    mi = mr * ~off
     sums[f"agree_tokens_{name}"] = jnp.sum(mr)
-    sums[f"agree_absdiff_{name}"] = jnp.sum(mr * ad)
-    sums[f"agree_mult_{name}"] = jnp.sum(mr * jnp.exp(ad))
+    sums[f"agree_in_{name}"] = jnp.sum(mi)
+    sums[f"agree_absdiff_{name}"] = jnp.sum(mi * ad)
+    sums[f"agree_mult_{name}"] = jnp.sum(mi * jnp.exp(ad))
     sums[f"agree_out_{name}"] = jnp.sum(mr * out_band)
+    sums[f"agree_off_{name}"] = jnp.sum(mr * off)
   return sums
 
 
@@ -288,7 +297,8 @@ def combine(a: dict[str, jax.Array], b: dict[str, jax.Array]) -> dict[str, jax.A
 def finalize(sums: dict[str, jax.Array]) -> dict[str, Any]:
   """Metric sums -> means: loss, loss_<role>, entropy, clip_frac, ratio_*, kl, kl_old, and
   per role <role>/clip_frac, <role>/entropy and (with agreement sums) <role>/
-  logprob_abs_diff, token_mult_prob_error, logprob_ratio_out_band, logprob_agree_tokens."""
+  logprob_abs_diff, token_mult_prob_error, logprob_ratio_out_band, logprob_off_support,
+  logprob_agree_tokens."""
   def div(x, y):
     return x / jnp.maximum(y, 1e-12)
   tok = sums["tokens"]
@@ -310,10 +320,11 @@ def finalize(sums: dict[str, jax.Array]) -> dict[str, Any]:
     if f"entropy_sum_{name}" in sums:
       out[f"{name}/entropy"] = div(sums[f"entropy_sum_{name}"], sums[f"tokens_{name}"])
     if f"agree_tokens_{name}" in sums:
-      n = sums[f"agree_tokens_{name}"]
-      out[f"{name}/logprob_abs_diff"] = div(sums[f"agree_absdiff_{name}"], n)
+      n, n_in = sums[f"agree_tokens_{name}"], sums[f"agree_in_{name}"]
+      out[f"{name}/logprob_abs_diff"] = div(sums[f"agree_absdiff_{name}"], n_in)
       out[f"{name}/token_mult_prob_error"] = jnp.where(
-          n > 0, div(sums[f"agree_mult_{name}"], n), 1.0)
+          n_in > 0, div(sums[f"agree_mult_{name}"], n_in), 1.0)
       out[f"{name}/logprob_ratio_out_band"] = div(sums[f"agree_out_{name}"], n)
+      out[f"{name}/logprob_off_support"] = div(sums[f"agree_off_{name}"], n)
       out[f"{name}/logprob_agree_tokens"] = n
   return out

@@ -139,6 +139,19 @@ def test_agreement_sums_against_numpy():
                                rtol=1e-5)
     out = ((np.exp(d) < 0.9) | (np.exp(d) > 1.1)).mean()
     np.testing.assert_allclose(s[f"{name}/logprob_ratio_out_band"], out, atol=1e-6)
+    assert s[f"{name}/logprob_off_support"] == 0.0
+
+
+def test_off_support_tokens_are_counted_apart():
+  """A token outside the trainer's truncated support (log-prob at the floor) is out of band
+  and off support, and leaves the mean |Δ| and mult error of the others finite."""
+  tr = np.array([[-1.0, -2.0, loss_lib.LOGP_FLOOR, -0.5]], np.float32)
+  sa = np.array([[-1.0, -2.1, -3.0, -0.5]], np.float32)
+  s = loss_lib.agreement_sums(tr, sa, np.ones_like(tr), np.array([1], np.int32))
+  assert float(s["agree_off_reasoner"]) == 1 and float(s["agree_in_reasoner"]) == 3
+  np.testing.assert_allclose(float(s["agree_absdiff_reasoner"]), 0.1, atol=1e-6)
+  np.testing.assert_allclose(float(s["agree_mult_reasoner"]), 2 + np.exp(0.1), rtol=1e-6)
+  assert float(s["agree_out_reasoner"]) == 2  # the off-support token and exp(0.1) > 1.1
 
 
 def test_update_reports_agreement(sampler, mesh1, update_fn, params1, data):
@@ -159,6 +172,7 @@ def test_update_reports_agreement(sampler, mesh1, update_fn, params1, data):
     assert m[f"{name}/logprob_abs_diff"] < 1e-5
     assert abs(m[f"{name}/token_mult_prob_error"] - 1.0) < 1e-5
     assert m[f"{name}/logprob_ratio_out_band"] == 0.0
+    assert m[f"{name}/logprob_off_support"] == 0.0
     assert m[f"{name}/logprob_agree_tokens"] == sum(
         len(t.completion_tokens) for t in trajs if t.role == name)
   bumped = [batch_lib.Trajectory(**{**t.__dict__, "old_logprobs": [x - 0.5 for x in
