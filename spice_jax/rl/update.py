@@ -131,7 +131,8 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
     return loss_lib.token_logprobs(
         module, params, rows["tokens"], rows["positions"], rows["targets"],
         loss_mask=rows["loss_mask"],
-        sampling=(rows["temperature"], rows["top_k"], rows["top_p"]))
+        sampling=((rows["temperature"], rows["top_k"], rows["top_p"])
+                  if "temperature" in rows else None))  # None: temperature 1, no filter
 
   def prepass(params, rows):
     return jax.lax.stop_gradient(logp(params, rows)[0])
