@@ -68,14 +68,14 @@ _LINE_RE = re.compile(
     rf"(?:{_LABEL}){_LINE_SEP}"
     r"|[$(\[ \t*_]{0,6}(?:\\(?:text(?:bf)?|boxed)\{)?[ \t]*\(?[A-J]\)?[ \t]*\}?"  # a bare letter
     r"[$)\] \t.*_]{0,6}$"
-    r"|(?:answer\s+)?key[ \t*_]*(?:[:=\-\u2013\u2014]|\sis\b)?[ \t*_]*(?:(?:option|choice)\s+)?"
+    r"|(?:answer\s+)?key[ \t*_]*(?:[:=\uff1a\-\u2013\u2014]|\sis\b)?[ \t*_]*(?:(?:option|choice)\s+)?"
     r"\(?[A-J]\)?[ \t.*_]*$"
     r"|(?:(?:option|choice)\s+)?\(?[A-J]\)?\s+(?:is|was)\s+(?:the\s+)?(?:correct|right|answer)\b"
     r"|[\u2713\u2714\u2611\u2705]"
     r"|\\boxed\s*\{"
     r")[^\n]*$", re.IGNORECASE | re.MULTILINE)
 _SUFFIX_RE = re.compile(
-    rf"(?<![^\W_])(?:(?:{_LABEL}){_SUFFIX_SEP}|(?:answer\s+)?key[ \t*_]*[:=\-\u2013\u2014])",
+    rf"(?<![^\W_])(?:(?:{_LABEL}){_SUFFIX_SEP}|(?:answer\s+)?key[ \t*_]*[:=\uff1a\-\u2013\u2014])",
     re.IGNORECASE)
 _SUFFIX_AFTER = ".?!;:,)]}([{|*_-\u2013\u2014>#`"
 _KEYWORD = r"(?:this\s+is\s+)?(?:the\s+)?(?:correct|right|incorrect|wrong|answer|key)"
@@ -87,7 +87,7 @@ _MARK_RE = re.compile(
     r"|(?:<-+|\u2190|<=+)[ \t]*" + _KEYWORD + r"\w*(?:[ \t]+answer)?"
     r"|(?<![*\w])\*+[ \t]*(?:correct|right)(?:[ \t]+answer)?[ \t]*\*+"
     r"|(?<=\s)[-\u2013\u2014][ \t]*(?:correct|right)(?:[ \t]+answer)?"
-    r"|(?<!\S)[(\[]?[ \t*_]*(?:" + _LABEL + r"|key)[ \t*_]*(?:[:=\-\u2013\u2014]|\sis\b)[ \t*_]*"
+    r"|(?<!\S)[(\[]?[ \t*_]*(?:" + _LABEL + r"|key)[ \t*_]*(?:[:=\uff1a\-\u2013\u2014]|\sis\b)[ \t*_]*"
     r"(?:(?:option|choice)\s+)?" + _LETTER +
     r")[ \t.!*_)\]]*$", re.IGNORECASE)
 
