@@ -347,13 +347,13 @@ def run_coevolution(workdir: str, out: str, *, steps: Sequence[int] = (),
 
 def main(argv):
   del argv
-  from spice_jax.utils import runtime
-  runtime.enable_compilation_cache(_XLA_CACHE.value)
   if not _OUT.value:
     raise app.UsageError("--out is required")
   out = os.path.abspath(_OUT.value)
   from spice_jax.utils import cli
   log = cli.log_to_file(out)           # library INFO -> log.txt; the terminal keeps the bars
+  from spice_jax.utils import runtime
+  runtime.enable_compilation_cache(_XLA_CACHE.value)
   try:
     if _CO_WORKDIR.value:
       paths = run_coevolution(

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spice_jax.sampling import stats as engine_stats
 from spice_jax.spice import answers as answers_lib
 from spice_jax.spice import credit as credit_lib
 from spice_jax.spice import prompts as prompts_lib
@@ -190,6 +191,7 @@ class SelfPlay:
                           max_new_tokens=max_new, temperature=temperature,
                           top_p=float(self.cfg.top_p), stop_ids=actor.stop_ids, on_finish=done,
                           row_seeds=row_seeds[start:start + self.sampler_batch])
+      engine_stats.accumulate(counters, role, getattr(actor.sampler, "last_timing", None))
       if temperature > 0 and getattr(out, "logprobs", None) is not None:
         for r in range(min(len(prompts) - start, self.sampler_batch)):
           row = rows[start + r]
