@@ -235,12 +235,9 @@ class EngineMemory:
     return self.copy + self.prepared + self.pool + max(self.window_temps, self.prefill_temps)
 
 
-# Temporaries of the engine's programs in units of the KV pool, measured with the TPU
-# compiler (libtpu 0.0.42.1, `python -m spice_jax.plan --compile`): XLA:TPU keeps the pool
-# in another tiling inside the decode loop (the one-token scatter prefers it), so the
-# window program holds copies of the pool beside the donated buffer. Elsewhere the pool is
-# updated in place.
-POOL_TEMPS = {"tpu": {"window": 3.0, "prefill": 1.35}}
+# Temporaries of the engine's programs in units of the KV pool (measured with the TPU
+# compiler; the engine sizes its pool with the same table).
+from spice_jax.sampling.config import POOL_TEMPS  # noqa: E402
 
 
 def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:

@@ -90,3 +90,17 @@ def device_budget(device, fraction: float) -> float | None:
   if not stats or not stats.get("bytes_limit"):
     return None
   return fraction * float(stats["bytes_limit"]) - float(stats.get("bytes_in_use", 0))
+
+
+# Temporaries of the engine's programs, in units of the KV pool, where the compiler does not
+# update the pool in place: measured with the TPU compiler (`python -m spice_jax.plan
+# --compile`, libtpu 0.0.42.1): XLA:TPU keeps the pool in another tiling inside the decode
+# loop (the one-token scatter prefers it) and copies it there and back, so a decode window
+# holds about three pools beside the donated one, a prefill chunk about 1.35.
+POOL_TEMPS = {"tpu": {"window": 3.0, "prefill": 1.35}}
+
+
+def pool_share(platform: str) -> float:
+  """The share of a memory budget the pool itself may take on `platform` (the rest is its
+  programs' copies of it)."""
+  return 1.0 / (1.0 + POOL_TEMPS.get(platform, {}).get("window", 0.0))

@@ -213,9 +213,11 @@ class ContinuousEngine:
   def _memory_pages(self) -> int:
     """The most pool pages `hbm_fraction` of the first device's memory allows next to what
     is resident now, in a power-of-two bucket (a large int where memory is not reported)."""
-    budget = config_lib.device_budget(self.s.mesh.devices.flat[0], self.hbm_fraction)
+    device = self.s.mesh.devices.flat[0]
+    budget = config_lib.device_budget(device, self.hbm_fraction)
     if budget is None:
       return 1 << 62
+    budget *= config_lib.pool_share(device.platform)  # room for the programs' pool copies
     s = self.s
     per_device = paged.page_bytes(s.cfg, self.page_size, s._cache_dt) // s.mesh.shape["tensor"]
     pages = config_lib.pages_in_budget(budget, per_device)
