@@ -37,6 +37,9 @@ def paper_config(model: str, hardware: str = "v5p-64"):
   c.mesh.shape = hw["mesh"]
   c.train.sampler_batch = hw["sampler_batch"]
   c.train.sampler_mesh = hw["sampler_mesh"]   # each host samples with heads split over its chips
+  # The engine's pool and its programs' copies of it within 85% of HBM: the plan and
+  # `plan --compile` then leave the 10% margin their fit line asks for.
+  c.engine.hbm_fraction = 0.85
   c.train.sampling = "host_local"   # each host samples its own documents; the update is global
   c.corpus.data_dir = "/data/spice_corpus"  # built with spice_jax.data.build_corpus (README)
   return c

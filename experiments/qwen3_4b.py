@@ -3,8 +3,11 @@
 Launch (one command per TPU VM worker, or gcloud ... --worker=all --command=...):
   python -m spice_jax.train --config=experiments/qwen3_4b.py:v5p-64 --workdir=gs://bucket/runs/qwen3_4b \
       --config.model.source=/path/to/checkpoint --config.corpus.data_dir=/path/to/corpus
-Hardware arg: v5p-64 | v6e-64 | h100x8. Expected cost: ~35 h on v5p-64 (640 iterations) (estimate from the
-paper's token budget: 128 docs x (8 Challenger + 8x8 Reasoner) x <=4k tokens per iteration).
+Hardware arg: v5p-64 | v6e-64 | h100x8. Plan (`python -m spice_jax.plan --config=experiments/qwen3_4b.py:<arg>`,
+2026-12-06): v5p-64: peak 80.8 GB/chip of 95 (update 6.4 GB of work; bf16 KV pool 18.8 GB, 65% of what 64 slots want), roofline 904 s/iteration; v6e-64: peak 27.2 GB/chip of 32 (update 7.3 GB of work; bf16 KV pool 5.0 GB, 17% of what 64 slots want), roofline 422 s/iteration.
+Roofline seconds are the plan's bound with every row decoded and trained at its full length
+(no early stops), so 640 iterations take at most ~640x that; `--compile` checks the fit with the
+TPU compiler (experiments/README.md).
 """
 
 from experiments import paper
