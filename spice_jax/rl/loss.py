@@ -24,8 +24,9 @@ log-probs (`SampleOutput.logprobs`) are what the trainer recomputes. Greedy rows
 a point mass with no gradient) are recorded with τ = 1 and no filter: they train, if at all,
 on the model's own distribution, and their sampler log-probs are the model's
 (`SampleOutput.model_logprobs`). Per-row values travel in the batch (`spice.batch`:
-temperature, top_k, top_p [r]); a micro-batch where no row filters skips the top-k / top-p
-passes (`lax.cond`). `entropy` is that of the same (sampling) distribution.
+temperature, top_k, top_p [r]); a micro-batch where no row filters carries no top_k / top_p
+(`rl.update` drops them on the host), so its program has no top-k / top-p pass (a `lax.cond`
+over vocabulary-sharded operands aborted XLA:CPU on the 2x2x2 mesh). `entropy` is that of the same (sampling) distribution.
 
 Sampler-vs-trainer agreement (`agreement_sums`, per role, on trained tokens that carry sampler
 log-probs; Δ_t = trainer logp_t - sampler logp_t at the sampling params):
@@ -126,8 +127,9 @@ def sampling_logits(logits: jax.Array, temperature: jax.Array, top_k: jax.Array,
     keep &= jnp.where((p < 1.0)[:, None], strategies.top_p_mask(probs, p), True)
     return jnp.where(keep.reshape(B, c, V), x, -jnp.inf)
 
-  filters = jnp.any(top_k > 0) | jnp.any(top_p < 1.0)
-  return jax.lax.cond(filters, truncate, lambda x: x, scaled)
+  if top_k is None and top_p is None:  # no row filters (decided on the host: no cond)
+    return scaled
+  return truncate(scaled)
 
 
 def token_logprobs(module: Transformer, params, tokens: jax.Array, positions: jax.Array,

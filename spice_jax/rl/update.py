@@ -131,7 +131,7 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
     return loss_lib.token_logprobs(
         module, params, rows["tokens"], rows["positions"], rows["targets"],
         loss_mask=rows["loss_mask"],
-        sampling=((rows["temperature"], rows["top_k"], rows["top_p"])
+        sampling=((rows["temperature"], rows.get("top_k"), rows.get("top_p"))
                   if "temperature" in rows else None))  # None: temperature 1, no filter
 
   def prepass(params, rows):
@@ -186,6 +186,8 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
     r = np.shape(m["tokens"])[0]
     for k, (dt, default) in _SAMPLING_KEYS.items():
       rows[k] = m[k] if k in m else np.full((r,), default, dt)
+    if not (np.any(np.asarray(rows["top_k"]) > 0) or np.any(np.asarray(rows["top_p"]) < 1.0)):
+      del rows["top_k"], rows["top_p"]   # no row filters: a program without the filter pass
     return rows
 
   def update(state: state_lib.TrainState, batch):
