@@ -59,6 +59,16 @@ class UpdateError(SpiceError, ValueError):
   pass
 
 
+def _any_filter(top_k, top_p) -> bool:
+  """Whether any row of a micro-batch was sampled with top-k or top-p, read on the host. A
+  global array spanning other processes' devices is not read: its program keeps the filter
+  pass, which is exact (a no-op) for rows without a filter."""
+  for a in (top_k, top_p):
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+      return True
+  return bool(np.any(np.asarray(top_k) > 0) or np.any(np.asarray(top_p) < 1.0))
+
+
 def batch_axes(mesh) -> tuple[str, ...]:
   """Mesh axes the batch rows are split over (those of ('data', 'fsdp') with size > 1)."""
   return tuple(a for a in ("data", "fsdp") if mesh.shape[a] > 1)
@@ -186,7 +196,7 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
     r = np.shape(m["tokens"])[0]
     for k, (dt, default) in _SAMPLING_KEYS.items():
       rows[k] = m[k] if k in m else np.full((r,), default, dt)
-    if not (np.any(np.asarray(rows["top_k"]) > 0) or np.any(np.asarray(rows["top_p"]) < 1.0)):
+    if not _any_filter(rows["top_k"], rows["top_p"]):
       del rows["top_k"], rows["top_p"]   # no row filters: a program without the filter pass
     return rows
 
