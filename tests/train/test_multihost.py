@@ -67,7 +67,9 @@ HOST_LOCAL = ["--config.train.iterations=3", "--config.mesh.shape=(-1,1,1)",
               # update is lr * g / eps: linear in g, so the runs differ by float noise only.
               "--config.rl.adam_eps=1e-5",
               "--config.rl.minibatch_size=64"]
-TIMING = ("time/", "throughput/", "host/")
+# Timing, per-host work and the engine's schedule (occupancy, pool and preemptions depend on
+# how many rows each process's engine holds) differ with the layout; results must not.
+TIMING = ("time/", "throughput/", "host/", "engine/")
 
 
 def _launch_pair(cmd, env, root, workdir, *extra):
