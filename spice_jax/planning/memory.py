@@ -41,6 +41,10 @@ from spice_jax.models import model as model_lib
 from spice_jax.models.config import ModelConfig
 from spice_jax.planning.workload import SamplerCall, Workload
 from spice_jax.rl import loss as loss_lib
+# Temporaries of the engine's programs in units of the KV pool (measured with the TPU
+# compiler; the engine sizes its pool with the same table).
+from spice_jax.sampling.config import POOL_TEMPS
+from spice_jax.utils.shapes import pow2_at_least
 
 # Bytes per attention score live in one layer's backward of a micro-batch's gradient program
 # (s, p, dp, ds in f32, a select mask, and the softmax's saved copy): the T^2 coefficient of
@@ -235,9 +239,6 @@ class EngineMemory:
     return self.copy + self.prepared + self.pool + max(self.window_temps, self.prefill_temps)
 
 
-# Temporaries of the engine's programs in units of the KV pool (measured with the TPU
-# compiler; the engine sizes its pool with the same table).
-from spice_jax.sampling.config import POOL_TEMPS  # noqa: E402
 
 
 def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:
@@ -247,7 +248,7 @@ def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:
   eng = w.engine or _default_engine()
   PG = eng.page_size
   data, fsdp, tp = w.sampler_axes
-  B = data * fsdp * pow2_at_least_int(-(-eng.slots // (data * fsdp)))
+  B = data * fsdp * pow2_at_least(-(-eng.slots // (data * fsdp)))
   longest = max(w.calls, key=lambda c: c.prompt + c.new)
   want = 1 + B * (-(-longest.prompt // PG) + -(-longest.new // PG))
   if eng.kv_pages:
@@ -296,10 +297,6 @@ def engine_memory(w: Workload, hbm: float | None, resident: int) -> EngineMemory
 def _default_engine():
   from spice_jax.sampling.config import EngineConfig
   return EngineConfig()
-
-
-def pow2_at_least_int(n: int) -> int:
-  return 1 << max(0, (int(n) - 1).bit_length())
 
 
 def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
