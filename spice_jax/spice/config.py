@@ -54,7 +54,8 @@ class SpiceConfig:
   challenger_max_tokens: int = 4096      # generation caps (also the Dr. GRPO divisors)
   reasoner_max_tokens: int = 4096
   format_selection_max_tokens: int = 256
-  challenger_reward: str = "variance"    # a name in spice.rewards' registry
+  challenger_reward: str = "variance"    # a name in spice.rewards' registry ("grounding_regret"
+                                         # also samples K answers per task with the document)
   # Per-variant keyword arguments, e.g. {"variance": {"sigma2": 0.01}}; only the chosen
   # variant's entry is used, every entry is checked against its variant's signature.
   reward_params: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -90,6 +91,11 @@ class SpiceConfig:
     except rewards_lib.RewardError as e:
       raise configs.ConfigError(f"config.spice.reward_params: {e}") from e
     configs.one_of(self.pseudo_labels, PSEUDO_LABELS, "spice.pseudo_labels")
+    # The grounded pass (answers with the document in the prompt) is judged against the
+    # Challenger's gold; majority labels have none to judge it by.
+    need(not rewards_lib.needs_grounded(self.challenger_reward) or self.pseudo_labels == "gold",
+         "spice.pseudo_labels", f"{self.pseudo_labels!r}: challenger_reward "
+         f"{self.challenger_reward!r} needs the Challenger's gold ('gold')")
     need(self.challenger == "policy" or not self.train_challenger, "spice.train_challenger",
          "must be False when the Challenger is frozen (spice.challenger != 'policy')")
     need(0.0 < self.top_p <= 1.0, "spice.top_p", f"{self.top_p}: in (0, 1]")

@@ -13,6 +13,9 @@ Names (version "v1"):
   <any of the above>_nodoc                        ungrounded variants (no_corpus, r_zero)
   format_selection                                format-selection JSON prompt ({{document}})
   reasoner, reasoner_mcq                          {{question}} + blank line + \\boxed instruction
+  reasoner_grounded, reasoner_grounded_mcq        the document ({{document}}, between the
+                                                  markers), then as `reasoner`: the grounded
+                                                  pass of the grounding_regret reward only
   system_default                                  "You are a helpful assistant." (Qwen3 system)
   chat_qwen3 (.jinja)                             Qwen3 ChatML chat template
   plain                                           OctoThinker plain template ({{user}}), ends
@@ -188,6 +191,22 @@ def reasoner_messages(question: str, kind: str | None = None, version: str = "v1
   """
   name = "reasoner_mcq" if kind == "mcq" else "reasoner"
   text = fill(load_template(name, version, template_dir), question=question)
+  msgs = [{"role": "system", "content": system}] if system is not None else []
+  return msgs + [{"role": "user", "content": text}]
+
+
+def reasoner_grounded_messages(document: str, question: str, kind: str | None = None,
+                               version: str = "v1", template_dir: str | None = None,
+                               system: str | None = None) -> list[dict]:
+  """The Reasoner prompt *with* the document: the passage between the document markers, then
+  the question and the `\\boxed{}` instruction (`reasoner_grounded[_mcq]`).
+
+  Only for the grounded pass of the `grounding_regret` Challenger reward (SPADE's hint-based
+  regret, the document as the hint): those answers score the task and are never trained on;
+  the Reasoner's training prompt stays `reasoner_messages` (question only, SPEC §10).
+  """
+  name = "reasoner_grounded_mcq" if kind == "mcq" else "reasoner_grounded"
+  text = fill(load_template(name, version, template_dir), document=document, question=question)
   msgs = [{"role": "system", "content": system}] if system is not None else []
   return msgs + [{"role": "user", "content": text}]
 

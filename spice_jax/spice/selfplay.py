@@ -5,6 +5,11 @@ Challenger samples are `Attempt`s; each kept valid task is a `TaskPlay` holding 
 Reasoner `Answer`s. Host work (rendering, parsing, verification) fills the records; rewards
 and advantages come from one jitted function (`spice.credit`); metrics and audit records are
 built from the records by `spice.report`.
+
+A reward variant that needs the grounded pass rate (`rewards.needs_grounded`: the
+"grounding_regret" reward) adds one pass: every kept valid task is also answered K times
+with its document in the Reasoner's prompt (`TaskPlay.grounded_answers`), judged against the
+same gold. Those answers only score the task; they never become training rows.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from spice_jax.errors import ConfigError, SpiceError
 from spice_jax.sampling import stats as engine_stats
 from spice_jax.spice import answers as answers_lib
 from spice_jax.spice import credit as credit_lib
 from spice_jax.spice import prompts as prompts_lib
 from spice_jax.spice import report
+from spice_jax.spice import rewards as rewards_lib
 from spice_jax.spice import tasks as tasks_lib
 from spice_jax.spice import verify as verify_lib
 from spice_jax.spice.batch import Trajectory
@@ -70,16 +77,25 @@ class Answer:
 
 @dataclasses.dataclass
 class TaskPlay:
-  """A kept valid task: the Reasoner prompt, its K answers, the gold they were judged by."""
+  """A kept valid task: the Reasoner prompt, its K answers, the gold they were judged by;
+  with the grounded pass, also K answers given the document (never trained on)."""
   attempt: Attempt
   prompt: list[int]
   answers: list[Answer] = dataclasses.field(default_factory=list)
   gold: str = ""
   trains: bool = False               # the document's Reasoner training group
+  grounded_answers: list[Answer] = dataclasses.field(default_factory=list)
 
   @property
   def pass_rate(self) -> float:
     return float(np.mean([a.correct for a in self.answers])) if self.answers else 0.0
+
+  @property
+  def grounded_pass_rate(self) -> float | None:
+    """Pass rate with the document in the prompt; None when the pass did not run."""
+    if not self.grounded_answers:
+      return None
+    return float(np.mean([a.correct for a in self.grounded_answers]))
 
 
 @dataclasses.dataclass
@@ -124,7 +140,7 @@ class IterationResult:
   counters: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
 
-ROLES = {"format": 0, "challenger": 1, "reasoner": 2}
+ROLES = {"format": 0, "challenger": 1, "reasoner": 2, "reasoner_grounded": 3}
 
 
 def keep_preserving_ratio(n_valid: int, n_invalid: int, G: int) -> tuple[int, int]:
@@ -162,6 +178,12 @@ class SelfPlay:
         float(self.cfg.invalid_reward), estimator)
     self.template_dir = self.cfg.template_dir or None
     self.versions = prompts_lib.template_versions(template_dir=self.template_dir)
+    # The grounded pass runs only for a reward that reads its pass rate.
+    self.grounded_pass = rewards_lib.needs_grounded(self.cfg.challenger_reward)
+    if self.grounded_pass and not grounded:
+      raise ConfigError(f"config.spice.challenger_reward: {self.cfg.challenger_reward!r} "
+                        "answers each task with its document; it needs a corpus "
+                        "(ungrounded self-play has none)")
 
   @property
   def train_challenger(self) -> bool:
@@ -302,58 +324,93 @@ class SelfPlay:
 
   # ------------------------------------------------------------------ reasoner
   def answer(self, params, plays: list[DocPlay], counters) -> None:
-    """K Reasoner answers to every kept valid task, in as few sampler calls as possible.
+    """K Reasoner answers to every kept valid task, in as few sampler calls as possible;
+    with the grounded pass, then K more per task with the document in the prompt.
 
     A task goes to the verifier (a background thread driving the worker pool) as soon as
     its K answers are done, so verification overlaps the rest of the generation; only what
     is left when the last row finishes is exposed (`time/verify_exposed`).
     """
     K = self.cfg.num_answers
-    tasks, seeds = [], []
     for p in plays:
       p.tasks = [TaskPlay(a, self._render(self.policy, prompts_lib.reasoner_messages(
           a.task.question, a.task.kind, template_dir=self.template_dir)))
           for a in p.kept if a.task.valid]
-      tasks += p.tasks
-      seeds += [p.row_seed("reasoner", n) for n in range(len(p.tasks) * K)]
+    tasks = [t for p in plays for t in p.tasks]
     if not tasks:
       return
-    answers = [[None] * K for _ in tasks]
-    left = [K] * len(tasks)
+
+    def seeds(role):
+      return [p.row_seed(role, n) for p in plays for n in range(len(p.tasks) * K)]
     jobs = []
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify") as verifier:
-      def done(n, sample):
-        ti, k = divmod(n, K)
-        answers[ti][k] = Answer(sample)
-        left[ti] -= 1
-        if not left[ti]:
-          tasks[ti].answers = answers[ti]
-          jobs.append(verifier.submit(self.judge, tasks[ti], counters))
-      self._sample(self.policy, params, [t.prompt for t in tasks for _ in range(K)], seeds,
-                   max_new=self.cfg.reasoner_max_tokens,
-                   temperature=self.cfg.reasoner_temperature, counters=counters,
-                   role="reasoner", on_row=done)
+      self._answer_pass(params, tasks, [t.prompt for t in tasks], seeds("reasoner"),
+                        verifier, jobs, counters, grounded=False)
+      if self.grounded_pass:
+        self._answer_pass(params, tasks, self._grounded_prompts(plays),
+                          seeds("reasoner_grounded"), verifier, jobs, counters, grounded=True)
       t0 = time.perf_counter()
       for job in jobs:
         job.result()
       counters["time/verify_exposed"] += time.perf_counter() - t0
     counters["host/answers_verified"] += len(tasks) * K
+    if self.grounded_pass:
+      counters["host/grounded_answers_verified"] += len(tasks) * K
 
-  def judge(self, task: TaskPlay, counters) -> None:
+  def _grounded_prompts(self, plays: list[DocPlay]) -> list[list[int]]:
+    """Each task's Reasoner prompt with its document (`reasoner_grounded[_mcq]`)."""
+    out = []
+    for p in plays:
+      if p.tasks and p.doc is None:
+        raise SpiceError(f"document {p.gid}: the grounded Reasoner pass needs its document")
+      out += [self._render(self.policy, prompts_lib.reasoner_grounded_messages(
+          p.doc["text"], t.attempt.task.question, t.attempt.task.kind,
+          template_dir=self.template_dir)) for t in p.tasks]
+    return out
+
+  def _answer_pass(self, params, tasks: list[TaskPlay], prompts: list[list[int]],
+                   seeds: list[int], verifier, jobs: list, counters, *, grounded: bool) -> None:
+    """Samples K answers per prompt (prompts[i] belongs to tasks[i]) and submits each task to
+    the verifier once its K answers are done. grounded: fills `grounded_answers` (sampler
+    role "reasoner_grounded") instead of `answers`."""
+    K = self.cfg.num_answers
+    answers = [[None] * K for _ in tasks]
+    left = [K] * len(tasks)
+
+    def done(n, sample):
+      ti, k = divmod(n, K)
+      answers[ti][k] = Answer(sample)
+      left[ti] -= 1
+      if not left[ti]:
+        if grounded:
+          tasks[ti].grounded_answers = answers[ti]
+        else:
+          tasks[ti].answers = answers[ti]
+        jobs.append(verifier.submit(self.judge, tasks[ti], counters, grounded=grounded))
+    self._sample(self.policy, params, [q for q in prompts for _ in range(K)], seeds,
+                 max_new=self.cfg.reasoner_max_tokens,
+                 temperature=self.cfg.reasoner_temperature, counters=counters,
+                 role="reasoner_grounded" if grounded else "reasoner", on_row=done)
+
+  def judge(self, task: TaskPlay, counters, grounded: bool = False) -> None:
     """Verdicts for one task's answers (gold = the Challenger's answer, or the majority
-    answer for R-Zero pseudo-labels)."""
+    answer for R-Zero pseudo-labels). grounded: the answers given the document, always
+    judged against the Challenger's answer (the config allows the pass with "gold" only)."""
     t0 = time.perf_counter()
-    texts = [a.sample.text for a in task.answers]
+    answers = task.grounded_answers if grounded else task.answers
+    texts = [a.sample.text for a in answers]
     kind = task.attempt.task.kind
-    if self.cfg.pseudo_labels == "majority":
+    if self.cfg.pseudo_labels == "majority" and not grounded:
       gold, agrees = answers_lib.majority_vote(texts, kind)
       task.gold = gold if gold is not None else ""
       verdicts = [(bool(ok), "majority" if ok else "minority") for ok in agrees]
     else:
-      task.gold = task.attempt.task.answer
+      gold = task.attempt.task.answer
+      if not grounded:
+        task.gold = gold
       verdicts = [(bool(v.correct), v.reason) for v in verify_lib.score_detailed(
-          texts, [task.gold] * len(texts), [kind] * len(texts), pool=self.pool)]
-    for a, (ok, reason) in zip(task.answers, verdicts):
+          texts, [gold] * len(texts), [kind] * len(texts), pool=self.pool)]
+    for a, (ok, reason) in zip(answers, verdicts):
       a.correct, a.reason = ok, reason
     counters["time/verify"] += time.perf_counter() - t0
 
@@ -372,11 +429,13 @@ class SelfPlay:
         chosen.append((p, t))
     kept = [(p, a) for p in plays for a in p.kept]
     correct = np.array([[a.correct for a in t.answers] for t in tasks], bool).reshape(-1, K)
+    grounded = (np.array([[a.correct for a in t.grounded_answers] for t in tasks], bool)
+                .reshape(-1, K) if self.grounded_pass else None)
     cr = credit_lib.assign_padded(
         correct, np.array([index.get(id(a), -1) for _, a in kept]),
         np.array([p.index for p, _ in kept]), np.array([index[id(t.attempt)] for _, t in chosen]),
         np.array([B + p.index for p, _ in chosen]), spec=self.spec, num_groups=2 * B,
-        num_answers=K)
+        num_answers=K, grounded=grounded)
     for n, (_, a) in enumerate(kept):
       a.reward, a.advantage = float(cr.chal_reward[n]), float(cr.chal_adv[n])
     for s, (_, t) in enumerate(chosen):
@@ -421,6 +480,32 @@ class SelfPlay:
 
   def report(self, plays: Sequence[DocPlay], counters, step: int):
     """(metrics, audit records) of plays (this process's, or every process's gathered)."""
-    return (report.metrics(plays, counters, self.cfg),
-            report.audit(plays, step, self.cfg, grounded=self.grounded,
-                         versions=self.versions, train_challenger=self.train_challenger))
+    metrics = report.metrics(plays, counters, self.cfg)
+    audit = report.audit(plays, step, self.cfg, grounded=self.grounded,
+                         versions=self.versions, train_challenger=self.train_challenger)
+    if self.grounded_pass:
+      self._report_grounded(plays, counters, metrics, audit)
+    return metrics, audit
+
+  def _report_grounded(self, plays: Sequence[DocPlay], counters, metrics: dict,
+                       audit: list[dict]) -> None:
+    """The grounded pass in the metrics (mean grounded pass rate and regret over valid
+    tasks, its sampling time and tokens) and in each valid task's audit record."""
+    tasks = [t for p in plays for t in p.tasks]
+    pg = np.array([t.grounded_pass_rate for t in tasks], np.float64)
+    p = np.array([t.pass_rate for t in tasks], np.float64)
+    metrics["challenger/grounded_pass_rate_mean"] = float(pg.mean()) if len(pg) else 0.0
+    metrics["challenger/grounding_regret_mean"] = float((pg - p).mean()) if len(pg) else 0.0
+    for k in ("time/sample_reasoner_grounded", "tokens/reasoner_grounded"):
+      metrics[k] = float(counters[k])
+    kept = [(pl, a) for pl in plays for a in pl.kept]   # report.audit's record order
+    if len(kept) != len(audit):
+      raise SpiceError(f"audit has {len(audit)} records for {len(kept)} kept trajectories")
+    by_attempt = {id(t.attempt): t for t in tasks}
+    for (_, a), rec in zip(kept, audit):
+      t = by_attempt.get(id(a))
+      if t is not None:
+        rec["grounded_pass_rate"] = t.grounded_pass_rate
+        rec["reasoner_grounded"] = [dict(answer=ans.sample.text[:report.MAX_AUDIT_CHARS],
+                                         correct=ans.correct, reason=ans.reason)
+                                    for ans in t.grounded_answers]

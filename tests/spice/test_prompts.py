@@ -23,6 +23,7 @@ def test_builtin_templates_and_versions():
   versions = P.template_versions()
   expected = {f"challenger_{s}{f}{n}" for s in ("", "compact_") for f in ("mcq", "free_form")
               for n in ("", "_nodoc")} | {"format_selection", "reasoner", "reasoner_mcq",
+                                          "reasoner_grounded", "reasoner_grounded_mcq",
                                           "system_default", "chat_qwen3", "plain"}
   assert set(versions) == expected
   for name, v in versions.items():
@@ -104,6 +105,23 @@ def test_reasoner_messages():
   (m,) = P.reasoner_messages("Q?\n\nA) 1\nB) 2\nC) 3\nD) 4", kind="mcq")
   assert m["content"].startswith("Q?\n\nA) 1") and "letter" in m["content"]
   sys_msgs = P.reasoner_messages(q, system="Be brief.")
+  assert sys_msgs[0] == {"role": "system", "content": "Be brief."}
+
+
+def test_reasoner_grounded_messages():
+  """The grounded pass of grounding_regret: the document between the markers, then the
+  question and the same instruction as the plain Reasoner prompt."""
+  doc, q = "Trains: 120 km in 2 h. Note {{question}} stays.", "What is 17 * 23?"
+  (m,) = P.reasoner_grounded_messages(doc, q)
+  assert m["role"] == "user"
+  c = m["content"]
+  assert c.startswith(f"{P.DOC_BEGIN}\n{doc}\n{P.DOC_END}\n")   # document verbatim
+  assert c.index(P.DOC_END) < c.index(q)
+  plain = P.reasoner_messages(q)[0]["content"]
+  assert c.endswith(plain)                                       # same question + instruction
+  (m,) = P.reasoner_grounded_messages(doc, "Q?\n\nA) 1\nB) 2", kind="mcq")
+  assert m["content"].endswith(P.reasoner_messages("Q?\n\nA) 1\nB) 2", kind="mcq")[0]["content"])
+  sys_msgs = P.reasoner_grounded_messages(doc, q, system="Be brief.")
   assert sys_msgs[0] == {"role": "system", "content": "Be brief."}
 
 

@@ -42,8 +42,9 @@ def test_variance_formula_by_hand_and_order_invariance():
 def test_invalid_gets_rho_for_every_variant():
   c = all_rows()
   valid = np.array([True, False] * 4 + [False])
+  grounded = np.random.default_rng(0).random(c.shape) < 0.5   # read by grounding_regret only
   for v in rewards.names():
-    r = np.asarray(rewards.challenger_reward(c, valid, v))
+    r = np.asarray(rewards.challenger_reward(c, valid, v, grounded_correct=grounded))
     np.testing.assert_allclose(r[~valid], -0.1, atol=1e-7)
   r = np.asarray(rewards.challenger_reward(c, valid, invalid_reward=-1.0))
   np.testing.assert_allclose(r[~valid], -1.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spice_jax import models
+from spice_jax.errors import ConfigError
 from spice_jax.models import tokenizer as tok_lib
 from spice_jax.sampling import SampleOutput
 from spice_jax.spice import prompts, selfplay, verify
@@ -285,3 +286,68 @@ def test_answer_in_document_invalidates_made_up_golds(tok, pool):
   assert {a["reason"] for a in res.audit} == {"answer_not_in_document"}
   res, _ = _play(tok, pool, _cfg(), made_up)         # off (the paper): the task is valid
   assert all(a["valid"] for a in res.audit)
+
+
+GROUNDED_MARK = "Use the document above"   # the reasoner_grounded template's instruction
+
+
+def grounded_script(n_plain, n_grounded, K=4):
+  """make_script's Challenger and Reasoner; a Reasoner prompt that holds the document (the
+  grounded pass) is answered correctly for the first n_grounded of every K."""
+  inner, seen = make_script(n_correct=n_plain, K=K), {"g": 0}
+
+  def script(prompt, params):
+    if GROUNDED_MARK in prompt:
+      seen["g"] += 1
+      return "\\boxed{60}" if (seen["g"] - 1) % K < n_grounded else "\\boxed{45}"
+    return inner(prompt, params)
+  return script
+
+
+def test_grounding_regret_samples_the_grounded_pass(tok, pool):
+  """SPADE's grounding regret: every valid task is also answered K times with its document;
+  r_C = max(0, p_grounded - p); those answers are scored, never trained on."""
+  res, sam = _play(tok, pool, _cfg(challenger_reward="grounding_regret", reward_params={}),
+                   grounded_script(n_plain=1, n_grounded=3))
+  grounded_prompts = [p for _, ps in sam.calls for p in ps if GROUNDED_MARK in p]
+  tasks = [t for p in res.plays for t in p.tasks]
+  assert len(tasks) == 2 and len(grounded_prompts) == len(tasks) * 4
+  assert all("120 km in 2 hours" in p and "average speed" in p for p in grounded_prompts)
+  for t in tasks:
+    assert t.pass_rate == 0.25 and t.grounded_pass_rate == 0.75
+  d0 = [t.reward for t in res.trajectories if t.role == "challenger" and t.group_id == 0]
+  assert np.allclose(sorted(d0), [-0.1, -0.1, 0.5, 0.5], atol=1e-6)   # 0.75 - 0.25; rho
+  reas = [t for t in res.trajectories if t.role == "reasoner"]
+  assert len(reas) == 4 and sorted(t.reward for t in reas) == [0, 0, 0, 1]
+  for t in reas:                                   # the training prompt has no document
+    text = tok.decode(t.prompt_tokens, skip_special=False)
+    assert GROUNDED_MARK not in text and "120 km in 2 hours" not in text
+  m = res.metrics
+  assert m["challenger/grounded_pass_rate_mean"] == 0.75
+  assert m["challenger/grounding_regret_mean"] == 0.5
+  assert m["host/grounded_answers_verified"] == 8 and m["host/answers_verified"] == 8
+  assert m["tokens/reasoner_grounded"] > 0
+  valid = [a for a in res.audit if a["valid"]]
+  assert valid and all(a["grounded_pass_rate"] == 0.75 and len(a["reasoner_grounded"]) == 4
+                       for a in valid)
+  assert all("grounded_pass_rate" not in a for a in res.audit if not a["valid"])
+  assert len(set(sam.row_seeds)) == len(sam.row_seeds)          # its own row seeds
+
+
+@pytest.mark.parametrize("reward", ["variance", "plateau"])
+def test_no_grounded_pass_for_other_rewards(tok, pool, reward):
+  res, sam = _play(tok, pool, _cfg(challenger_reward=reward, reward_params={}),
+                   grounded_script(n_plain=1, n_grounded=3))
+  assert not [p for _, ps in sam.calls for p in ps if GROUNDED_MARK in p]
+  assert all(t.grounded_pass_rate is None for p in res.plays for t in p.tasks)
+  assert "challenger/grounded_pass_rate_mean" not in res.metrics
+  d0 = [t.reward for t in res.trajectories if t.role == "challenger" and t.group_id == 0]
+  # p = 1/4: variance 0.8226 (SPEC table, K = 4); plateau 0.15 below the band -> 0.4.
+  assert max(d0) == pytest.approx({"variance": 0.8226, "plateau": 0.4}[reward], abs=1e-4)
+
+
+def test_grounding_regret_needs_a_corpus(tok, pool):
+  actor = selfplay.Actor(ScriptedSampler(tok, make_script()), tok, "chat", (2,))
+  with pytest.raises(ConfigError, match="needs a corpus"):
+    selfplay.SelfPlay(_cfg(challenger_reward="grounding_regret", reward_params={}),
+                      policy=actor, challenger=actor, pool=pool, grounded=False)
