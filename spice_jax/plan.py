@@ -2,6 +2,11 @@ r"""Capacity plan: per-chip memory and roofline time of one iteration of a run c
 
   python -m spice_jax.plan --config=experiments/qwen3_4b.py:v5p-64
   python -m spice_jax.plan --all            # every config in experiments/
+  python -m spice_jax.plan --config=experiments/qwen3_4b.py:v5p-64 --compile   # libtpu
+
+The terminal shows the plan (or the compile table); library logs, including libtpu's own
+lines on stderr, go to plan_log.txt in absl's `--log_dir` (default: $XDG_CACHE_HOME or
+~/.cache, /spice_jax).
 
 The hardware layout comes from the config argument ("v5p-64", "qwen3_4b,h100x8") or
 --layout; without one the plan is for --chips devices. Memory is per chip on the layout's
@@ -24,6 +29,7 @@ from absl import app, flags
 from spice_jax.errors import SpiceError
 from spice_jax.planning import hardware, memory, roofline
 from spice_jax.planning.workload import Assumptions, Workload, WorkloadError, from_config
+from spice_jax.utils import cli
 
 FLAGS = flags.FLAGS
 
@@ -300,6 +306,20 @@ def main(argv):
   specs = all_specs(f.experiments) if f.all else [f.config]
   if not specs or specs == [None]:
     raise app.UsageError("give --config=FILE[:ARG] or --all")
+  log = cli.log_to_file(f.log_dir or os.path.join(
+      os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "spice_jax"),
+      "plan_log.txt")
+  # libtpu (installed for --compile; JAX probes it as a backend) writes its start-up lines
+  # to fd 2 itself: they go to the log with the rest. The plan is printed on stdout.
+  with cli.stderr_to(log):
+    ok = _plan_or_compile(specs, assume, f)
+  if f.compile:
+    print(f"library logs: {log}")
+    sys.exit(0 if ok else 1)
+
+
+def _plan_or_compile(specs: list[str], assume: Assumptions, f) -> bool:
+  """Prints each spec's plan (or compile table); returns whether every compiled one fits."""
   if f.compile:
     fits_all = True
     for spec in specs:
@@ -312,12 +332,13 @@ def main(argv):
         continue
       print(table + "\n", flush=True)
       fits_all &= fits
-    sys.exit(0 if fits_all else 1)
+    return fits_all
   for spec in specs:
     try:
       print(plan_spec(spec, assume, f.layout, f.chips) + "\n")
     except (PlanError, WorkloadError, hardware.HardwareError) as e:
       print(f"== {spec}: cannot plan: {e}\n")
+  return True
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ outputs + temporaries.
 """
 
 import dataclasses
+import os
 import math
 
 import jax
@@ -166,3 +167,19 @@ def test_a_config_that_does_not_fit_names_the_knob():
   sized = plan.make_plan(config, "q", hardware.layout("v5e-64"), 0)
   assert sized.peak <= hardware.chips()["v5e"].hbm_bytes
   assert "WARNING" not in plan.render(sized)
+
+
+def test_plan_terminal_is_the_plan(tmp_path):
+  """`python -m spice_jax.plan`: the terminal holds the plan and nothing of absl or libtpu
+  (JAX probes libtpu as a backend and libtpu writes to fd 2 itself); they are in the log."""
+  import re
+  import subprocess
+  import sys
+  p = subprocess.run([sys.executable, "-m", "spice_jax.plan",
+                      "--config=experiments/qwen3_4b.py:v5p-64", f"--log_dir={tmp_path}"],
+                     capture_output=True, text=True, timeout=300)
+  assert p.returncode == 0, p.stderr[-2000:]
+  assert p.stderr == ""
+  assert "per-chip memory" in p.stdout
+  assert not re.search(r"^[IWEF]\d{4} ", p.stdout, re.M)
+  assert os.path.isfile(tmp_path / "plan_log.txt")

@@ -6,10 +6,13 @@ an override naming no field; `run(main)` turns that into
 
 `log_to_file(dir)` keeps an entry point's terminal for its progress bars and summary lines:
 absl/orbax/JAX INFO goes to `<dir>/log.txt`; warnings and errors are still shown.
+`stderr_to(path)` does the same for native libraries (libtpu) that write to file
+descriptor 2 themselves, for the span of a `with` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -43,6 +46,23 @@ def log_to_file(directory: str, name: str = "log.txt") -> str:
   if flags.FLAGS.is_parsed():
     flags.FLAGS.stderrthreshold = "warning"    # absl copies >= WARNING to the terminal
   return path
+
+
+@contextlib.contextmanager
+def stderr_to(path: str):
+  """Within the block, whatever writes to file descriptor 2 (C++ libraries such as libtpu,
+  which log before and outside Python's logging) is appended to `path`, and so is Python's
+  `sys.stderr` where it writes to fd 2 (a program's, not pytest's captured one). Restored on exit, also on an exception."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with open(path, "ab", buffering=0) as f:
+    os.dup2(f.fileno(), 2)
+    try:
+      yield path
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
 
 
 def fail(error, code: int = 2):

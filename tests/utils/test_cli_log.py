@@ -50,3 +50,21 @@ def test_a_uri_directory_logs_to_a_local_temporary_file(tmp_path):
   assert "info one" in open(path).read()
   os.remove(path)
   os.rmdir(os.path.dirname(path))
+
+
+def test_stderr_to_catches_native_writes_and_restores(tmp_path, capfd):
+  """What a C++ library writes to fd 2 inside the block lands in the file, not the
+  terminal; after the block fd 2 is the terminal again (also after an exception)."""
+  from spice_jax.utils import cli
+  path = str(tmp_path / "log.txt")
+  with cli.stderr_to(path):
+    os.write(2, b"native line\n")
+  try:
+    with cli.stderr_to(path):
+      raise KeyError("inside")
+  except KeyError:
+    pass
+  os.write(2, b"after\n")
+  err = capfd.readouterr().err
+  assert err == "after\n"
+  assert open(path).read() == "native line\n"
