@@ -62,6 +62,20 @@ def _mark(path: str, payload) -> None:
     json.dump(payload, f, indent=2)
 
 
+def world_kind(cfg):
+  """(builder, eval_items, depth_of) of `cfg.world.kind`: "world" (`data.world_build`, the
+  default) or "ladder" (`data.ladder_build`, depths 1..max_depth). builder has `build` and
+  `read_docs`; depth_of(doc, gold) -> depth | None (None for a world without depths)."""
+  kind = cfg.world.get("kind", "world")
+  if kind == "world":
+    from spice_jax.data import world, world_build
+    return world_build, world.eval_items, None
+  if kind == "ladder":
+    from spice_jax.data import ladder, ladder_build
+    return ladder_build, ladder.eval_items, ladder.depth_of
+  raise ValueError(f"config.world.kind: {kind!r}, expected 'world' or 'ladder'")
+
+
 def build_world(cfg, workdir: str):
   from spice_jax.data import world_build
   w = cfg.world
@@ -70,11 +84,25 @@ def build_world(cfg, workdir: str):
       "train_renamed_docs.jsonl")))
   if all(_done(p) for p in dataclasses.astuple(files)):
     return files                      # written by an earlier (or a concurrent) invocation
-  return world_build.build(os.path.join(workdir, "world"), n_warm=w.n_warm,
-                           n_spice=w.n_spice, n_renamed=w.n_renamed, seed=w.seed)
+  extra = {k: v for k, v in w.items() if k not in ("kind", "n_warm", "n_spice", "n_renamed",
+                                                   "seed")}
+  return world_kind(cfg)[0].build(os.path.join(workdir, "world"), n_warm=w.n_warm,
+                                  n_spice=w.n_spice, n_renamed=w.n_renamed, seed=w.seed,
+                                  **extra)
 
 
-def build_corpus(files, sft_dir: str, workdir: str) -> str:
+def curriculum_run(run_dir: str, docs, depth_of, max_depth: int) -> list:
+  """Per-iteration curriculum metrics of a run from its audit trail (`eval.curriculum`):
+  written to <run>/curriculum.jsonl and plotted to <run>/plots/curriculum.png."""
+  from spice_jax.eval import curriculum
+  recs = curriculum.from_audit(os.path.join(run_dir, "audit", "tasks.jsonl"),
+                               {d.doc_id: d for d in docs}, depth_of, max_depth)
+  curriculum.write_jsonl(recs, os.path.join(run_dir, "curriculum.jsonl"))
+  curriculum.plot(recs, os.path.join(run_dir, "plots", "curriculum.png"))
+  return recs
+
+
+def build_corpus(files, sft_dir: str, workdir: str, max_doc_tokens: int = 128) -> str:
   from spice_jax.data import corpus as corpus_lib
   out = os.path.join(workdir, "corpus")
   marker = os.path.join(out, "BUILD_OK")
@@ -82,7 +110,7 @@ def build_corpus(files, sft_dir: str, workdir: str) -> str:
     return out
   spec = corpus_lib.SourceSpec(name="world", paths=(files.spice_docs,), text_field="text",
                                id_field="id")
-  corpus_lib.build([spec], out, sft_dir, max_doc_tokens=128, progress=False)
+  corpus_lib.build([spec], out, sft_dir, max_doc_tokens=max_doc_tokens, progress=False)
   _mark(marker, {"source": files.spice_docs})
   return out
 
@@ -130,8 +158,8 @@ def probe_run(run_dir: str, eval_docs, cfg) -> list:
 def run(cfg, workdir: str) -> dict:
   """Runs every stage (resuming finished ones) and writes report.md; returns the summary."""
   from spice_jax import sft as sft_lib
-  from spice_jax.data import world, world_build
   from spice_jax import report
+  builder, eval_items, depth_of = world_kind(cfg)
   os.makedirs(workdir, exist_ok=True)
   import jax
   # Every run compiles the same sampler/update shapes: a disk cache makes that once.
@@ -148,11 +176,12 @@ def run(cfg, workdir: str) -> dict:
     t = time.perf_counter()
     sft_lib.train(_apply(cfg.sft, {"data.examples": files.warm_examples}), sft_dir)
     times["warm start"] = time.perf_counter() - t
-  corpus_dir = build_corpus(files, sft_dir, workdir)
-  dev_docs = world_build.read_docs(files.dev_docs)
-  items = (world.eval_items(dev_docs, "dev")
-           + world.eval_items(world_build.read_docs(files.test_docs), "test")
-           + world.eval_items(world_build.read_docs(files.train_renamed_docs), "train_renamed"))
+  corpus_dir = build_corpus(files, sft_dir, workdir, int(cfg.spice.corpus.max_doc_tokens))
+  dev_docs = builder.read_docs(files.dev_docs)
+  items = (eval_items(dev_docs, "dev")
+           + eval_items(builder.read_docs(files.test_docs), "test")
+           + eval_items(builder.read_docs(files.train_renamed_docs), "train_renamed"))
+  spice_docs = builder.read_docs(files.spice_docs) if depth_of else []
   curves, runs = {}, {}
   for seed in cfg.seeds:      # seed-major: every variant's first seed comes first
     for name in cfg.order:
@@ -164,6 +193,8 @@ def run(cfg, workdir: str) -> dict:
       curves[(name, seed)] = evaluate_run(run_dir, items, cfg)
       times[f"{name} s{seed} eval"] = time.perf_counter() - t
       runs[(name, seed)] = run_dir
+      if depth_of is not None:
+        curriculum_run(run_dir, spice_docs, depth_of, int(cfg.world.max_depth))
   probes = {}
   for seed in cfg.probe.seeds:
     t = time.perf_counter()

@@ -7,7 +7,7 @@ restates the start and the first k steps and asks for the value after step k: an
 the question alone, with exact ground truth (same principle as `data.world`).
 
   doc = ladder.generate("spice", n=400, seed=0)[0]                 # LadderDoc
-  doc.text   # "Ana has 5 pens. Step 1: Ana gets 7 more. ... After step 1: 12. After step 2: 9. ..."
+  doc.text   # "Ana has 5 pens. Step 1: add 7. Step 2: take away 3. ... After step 1: 12. ..."
   r = doc.results()[2]  # depth 3: Result(question, value, steps ("5 + 7 = 12", ...))
   ladder.depth_of(doc.text, "9") == 2
 
@@ -51,8 +51,7 @@ VAL_LO, VAL_HI = 1, 99    # every value after a step
 MAX_DEPTH = 6
 SHARES = (0.50, 0.25)     # warm, spice; the rest (25 %) is eval
 
-_STEP_TEXT = {"+": "{n} gets {y} more.", "-": "{n} gives away {y}.",
-              "*": "{n} multiplies the {item} by {y}."}
+_STEP_TEXT = {"+": "add {y}.", "-": "take away {y}.", "*": "multiply by {y}."}
 
 
 def _apply(x: int, op: str, y: int) -> int:
@@ -104,7 +103,7 @@ class LadderDoc:
 
   def premise(self, k: int) -> str:
     """The start and the first k steps (k in 1..D)."""
-    steps = [f"Step {i + 1}: " + _STEP_TEXT[op].format(n=self.name, y=y, item=self.item)
+    steps = [f"Step {i + 1}: " + _STEP_TEXT[op].format(y=y)
              for i, (op, y) in enumerate(zip(self.ops[:k], self.operands[:k]))]
     return " ".join([f"{self.name} has {self.q0} {self.item}."] + steps)
 
@@ -287,8 +286,8 @@ def depth_of(doc: LadderDoc | str, value) -> int | None:
 
 
 _Q_START = re.compile(r"(?P<n>[A-Za-z]+) has (?P<q0>\d+) (?P<item>[A-Za-z]+)\.")
-_Q_STEP = {"+": r"(?P=n) gets (?P<y>\d+) more\.", "-": r"(?P=n) gives away (?P<y>\d+)\.",
-           "*": r"(?P=n) multiplies the (?P=item) by (?P<y>\d+)\."}
+_Q_STEP = {"+": r"add (?P<y>\d+)\.", "-": r"take away (?P<y>\d+)\.",
+           "*": r"multiply by (?P<y>\d+)\."}
 
 
 def _parse_question(question: str) -> tuple[int, list[tuple[str, int]], int] | None:
@@ -300,8 +299,7 @@ def _parse_question(question: str) -> tuple[int, list[tuple[str, int]], int] | N
   n, item, pos, steps = m.group("n"), m.group("item"), m.end(), []
   while True:
     for op, pat in _Q_STEP.items():
-      sm = re.compile(rf" Step {len(steps) + 1}: " + pat.replace("(?P=n)", re.escape(n))
-                      .replace("(?P=item)", re.escape(item))).match(q, pos)
+      sm = re.compile(rf" Step {len(steps) + 1}: " + pat).match(q, pos)
       if sm:
         steps.append((op, int(sm.group("y"))))
         pos = sm.end()

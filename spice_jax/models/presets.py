@@ -53,6 +53,10 @@ PRESETS: dict[str, ModelConfig] = {
     # `spice_jax.sft` with a 600-token BPE tokenizer trained on the world's examples.
     "world-small": _tiny("llama", 600, head_dim=16, mlp_dim=256, rope_theta=10000.0,
                          max_seq_len=512),
+    # The ladder world's model (experiments/world_ladder.py): world-small with a 512-token
+    # vocabulary (the ladder's text has fewer distinct words: BPE runs out of merges ~560).
+    "world-ladder": _tiny("llama", 512, head_dim=16, mlp_dim=256, rope_theta=10000.0,
+                          max_seq_len=512),
     # Random weights with the real SmolLM2 vocabulary, so tests and smoke runs have a real
     # tokenizer and chat template (loaded from the embedded GGUF).
     "tiny-smollm2": _tiny("llama", 49152, head_dim=16, mlp_dim=128, rope_theta=100000.0,

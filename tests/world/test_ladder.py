@@ -101,9 +101,8 @@ def test_dev_and_test_sizes_per_depth():
 def test_depth_of_and_true_answer():
   d = ladder.LadderDoc("x", 5, ("+", "*", "-"), (7, 2, 3), "Ana", "pens")
   assert d.values() == (12, 24, 21)
-  assert d.text == ("Ana has 5 pens. Step 1: Ana gets 7 more. Step 2: Ana multiplies the pens "
-                    "by 2. Step 3: Ana gives away 3. After step 1: 12. After step 2: 24. "
-                    "After step 3: 21.")
+  assert d.text == ("Ana has 5 pens. Step 1: add 7. Step 2: multiply by 2. Step 3: take away "
+                    "3. After step 1: 12. After step 2: 24. After step 3: 21.")
   for doc in (d, d.text):
     assert [ladder.depth_of(doc, v) for v in (12, "24", " 21 ", 5, 7, "x", "2.5")] == \
         [1, 2, 3, None, None, None, None]
@@ -115,11 +114,14 @@ def test_depth_of_and_true_answer():
       assert ladder.gold_is_true(r.question, str(r.value)) is True
       assert ladder.gold_is_true(r.question, str(r.value + 1)) is False
   # the value of a question as posed, whatever document it came from; malformed: None
-  q = "Eli has 3 cards. Step 1: Eli gets 4 more. Step 2: Eli gives away 2. How many cards " \
-      "does Eli have after step 2?"
+  q = "Eli has 3 cards. Step 1: add 4. Step 2: take away 2. How many cards does Eli have " \
+      "after step 2?"
   assert ladder.true_answer(q) == 5
+  assert ladder.true_answer(q.replace("Step 2: take away 2", "Step 2: multiply by 3")) == 21
   assert ladder.true_answer(q.replace("after step 2", "after step 3")) is None
-  assert ladder.true_answer(q.replace("Step 2: Eli", "Step 2: Ana")) is None
+  assert ladder.true_answer(q.replace("Step 2:", "Step 3:")) is None
+  assert ladder.true_answer(q.replace("does Eli", "does Ana")) is None
+  assert ladder.true_answer(q.replace("many cards", "many pens")) is None
   assert ladder.true_answer("What is 2 + 2?") is None
 
 
@@ -168,3 +170,25 @@ def test_build_files_and_warm_examples(tmp_path):
   with pytest.raises(ValueError, match="reasoner_depths"):
     ladder_build.build(str(tmp_path), n_warm=4, n_spice=4, n_renamed=1, max_depth=3,
                        reasoner_depths=(4,))
+
+
+def test_experiment_builds_the_ladder_world_by_kind(tmp_path):
+  from experiments import world_ladder, world_small
+  from spice_jax import experiment
+  cfg = world_ladder.experiment_config()
+  cfg.world.n_warm, cfg.world.n_spice, cfg.world.n_renamed = 10, 8, 4
+  builder, items, depth_of = experiment.world_kind(cfg)
+  assert builder is ladder_build and items is ladder.eval_items and depth_of is ladder.depth_of
+  files = experiment.build_world(cfg, str(tmp_path / "ladder"))
+  docs = ladder_build.read_docs(files.spice_docs)
+  assert len(docs) == 8 and all(d.depth == world_ladder.MAX_DEPTH for d in docs)
+  assert {e["role"] for e in map(json.loads, open(files.warm_examples))} == \
+      {"challenger", "reasoner"}
+  small = world_small.experiment_config()          # the default kind is the two-result world
+  assert experiment.world_kind(small)[2] is None
+  cfg.world.kind = "maze"
+  with pytest.raises(ValueError, match="config.world.kind"):
+    experiment.world_kind(cfg)
+  assert world_ladder.get_config("spice").model.arch == "world-ladder"
+  assert world_ladder.get_config("sft").model.preset == "world-ladder"
+  assert world_ladder.get_config("demo").spice.train.iterations == 40

@@ -1,0 +1,87 @@
+"""The ladder world (issue 26): a frontier for the Challenger to move along (`data.ladder`).
+
+Parts (after ':'), as in experiments/world_small.py:
+  python -m spice_jax.sft --config=experiments/world_ladder.py:sft --workdir=runs/l/sft \
+      --config.data.examples=runs/l/world/warm_examples.jsonl
+  python -m spice_jax.train --config=experiments/world_ladder.py:spice --workdir=runs/l/spice \
+      --config.model.source=runs/l/sft --config.corpus.data_dir=runs/l/corpus
+  python -m spice_jax.experiment --config=experiments/world_ladder.py:experiment --workdir=runs/l
+  python -m spice_jax.experiment --config=experiments/world_ladder.py:demo --workdir=runs/ld
+The warm start alone: `python tools/ladder_warm_start.py --out=runs/l/sft`.
+
+The world: every document is a chain of `max_depth` = 6 operations (+, -, * by 2..9) from a
+start in 2..39, every value in 1..99, and states the value after each step, so it holds one
+result per depth 1..6. The warm start teaches the Challenger to ask at every depth but the
+Reasoner only at depths `reasoner_depths` = (1, 2): the Reasoner starts weak on deep chains,
+and a Challenger rewarded for a 50 % pass rate should move its questions deeper as the
+Reasoner learns. The experiment writes each run's `curriculum.jsonl` (the depth share and the
+Reasoner's pass rate per depth, per iteration, from the audit trail) and
+`plots/curriculum.png`.
+
+Held-out protocol (same as world_small): 178 eval roots, halved by a fixed hash into dev (89
+problems per depth, 534 tasks: one task = 0.19 points overall, 1.1 points per depth) for every
+choice and test (89 per depth, 534 tasks) only to report; benchmarks `dev_d1..dev_d6`,
+`test_d1..test_d6`. Splits are by the chain's first step, so no problem at any depth is in two
+splits.
+
+Sizes follow from the text (tokenizer trained on the warm examples, 512 tokens): documents
+<= 117 tokens (corpus.max_doc_tokens 128), the Challenger's depth-6 reply <= 90 tokens
+(challenger_max_tokens 96), the Reasoner's depth-6 solution <= 84 (reasoner_max_tokens 96).
+Nothing here is tuned yet; timings: see the issue-26 note.
+"""
+
+import ml_collections
+
+from experiments import world_small
+
+PRESET = "world-ladder"   # world-small with a 512-token vocabulary (spice_jax/models/presets.py)
+MAX_DEPTH = 6
+REASONER_DEPTHS = (1, 2)
+
+
+def sft_config() -> ml_collections.ConfigDict:
+  c = world_small.sft_config()
+  c.model.preset = PRESET
+  return c
+
+
+def spice_config() -> ml_collections.ConfigDict:
+  c = world_small.spice_config()
+  c.model.arch = PRESET
+  c.corpus.max_doc_tokens = 128
+  c.spice.challenger_max_tokens = 96
+  c.spice.reasoner_max_tokens = 96
+  return c
+
+
+VARIANTS = dict(world_small.VARIANTS)
+
+
+def world_config() -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(kind="ladder", n_warm=1200, n_spice=300, n_renamed=50,
+                                        seed=0, max_depth=MAX_DEPTH,
+                                        reasoner_depths=REASONER_DEPTHS))
+
+
+def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
+  c = world_small.experiment_config()
+  c.world = world_config()
+  c.sft = sft_config()
+  c.warm_start = ""
+  c.spice = spice_config()
+  c.variants = ml_collections.ConfigDict(VARIANTS)
+  if demo:                                 # one seed, spice and the lr=0 control, 40 iterations
+    c.order = ("spice", "lr0")
+    c.seeds = (0,)
+    c.ablation_seeds = (0,)
+    c.spice.train.iterations = 40
+    c.spice.train.checkpoint_every = 20
+  return c
+
+
+def get_config(arg: str = "spice"):
+  parts = {"sft": sft_config, "spice": spice_config, "experiment": experiment_config,
+           "demo": lambda: experiment_config(demo=True)}
+  if arg not in parts:
+    raise ValueError(f"experiments/world_ladder.py: unknown part {arg!r} ({' | '.join(parts)})")
+  return parts[arg]()

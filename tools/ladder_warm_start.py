@@ -1,0 +1,98 @@
+r"""The ladder world's warm start (experiments/world_ladder.py), and an optional short SPICE run.
+
+  python tools/ladder_warm_start.py --out=runs/ladder_ws               # full warm start (2000 steps)
+  python tools/ladder_warm_start.py --out=/tmp/lws --steps=100 --spice_iterations=4   # smoke
+
+It runs the product's own path, as `spice_jax.experiment` does for world_ladder.py:
+`data.ladder_build.build` with the experiment's `world` config, then `sft.train` with its
+`sft` config (from scratch, tokenizer trained on the examples), cut after --steps if given.
+The model files (`model.safetensors`, `config.json`, tokenizer files) and `fingerprint.json`
+(losses, tokenizer and model hashes, per-tensor statistics: `world_warm_start.fingerprint`)
+are copied to --out, with `timings.json` (wall seconds per stage). With --spice_iterations=N
+it then builds the corpus and runs N SPICE iterations of the `spice` variant from that warm
+start (`experiment.run_variant`), writes the run's curriculum metrics and plot
+(`experiment.curriculum_run`) and prints the last iteration's `curriculum/*` values: a check
+that the pieces connect, not a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
+  """Warm start (and optional SPICE run) in `workdir`; model files and timings to `out`."""
+  from experiments import world_ladder
+  from spice_jax import experiment, sft
+  from spice_jax.data import ladder_build
+  from tools import world_warm_start
+  cfg = world_ladder.experiment_config()
+  times = {}
+  t = time.perf_counter()
+  files = experiment.build_world(cfg, workdir)
+  times["world"] = time.perf_counter() - t
+  sft_dir = os.path.join(workdir, "sft")
+  c = experiment._apply(cfg.sft, {"data.examples": files.warm_examples})
+  if steps > 0:
+    c = experiment._apply(c, {"train.steps": steps})
+  t = time.perf_counter()
+  sft.train(c, sft_dir)
+  times["warm_start"] = time.perf_counter() - t
+  os.makedirs(out, exist_ok=True)
+  for name in FILES:
+    shutil.copyfile(os.path.join(sft_dir, name), os.path.join(out, name))
+  with open(os.path.join(out, "fingerprint.json"), "w") as f:
+    json.dump(dict(world_warm_start.fingerprint(sft_dir), steps=int(c.train.steps)), f, indent=1)
+  last = {}
+  if spice_iterations > 0:
+    t = time.perf_counter()
+    corpus_dir = experiment.build_corpus(files, sft_dir, workdir,
+                                         int(cfg.spice.corpus.max_doc_tokens))
+    times["corpus"] = time.perf_counter() - t
+    cfg.spice.train.iterations = spice_iterations
+    cfg.spice.train.checkpoint_every = spice_iterations
+    run_dir, times["spice"] = experiment.run_variant(cfg, "spice", 0, sft_dir, corpus_dir,
+                                                     workdir)
+    recs = experiment.curriculum_run(run_dir, ladder_build.read_docs(files.spice_docs),
+                                     experiment.world_kind(cfg)[2], int(cfg.world.max_depth))
+    last = recs[-1] if recs else {}
+    for name in ("metrics.jsonl", "curriculum.jsonl", os.path.join("plots", "curriculum.png")):
+      if os.path.exists(os.path.join(run_dir, name)):
+        shutil.copyfile(os.path.join(run_dir, name),
+                        os.path.join(out, "spice_" + os.path.basename(name)))
+  with open(os.path.join(out, "timings.json"), "w") as f:
+    json.dump(times, f, indent=1)
+  return {"times": times, "curriculum": last}
+
+
+def main(argv):
+  del argv
+  os.environ.setdefault("JAX_PLATFORMS", "cpu")
+  with tempfile.TemporaryDirectory() as tmp:
+    res = run(os.path.abspath(_OUT.value), _KEEP_DIR.value or tmp, _STEPS.value,
+              _SPICE_ITERATIONS.value)
+  print(json.dumps(res, indent=1))
+  print(f"warm start written to {_OUT.value}")
+
+
+if __name__ == "__main__":
+  _OUT = flags.DEFINE_string("out", None, "Where the model files, fingerprint and timings go.",
+                             required=True)
+  _KEEP_DIR = flags.DEFINE_string("keep_dir", "", "Keep the world/sft/run files here (default: "
+                                 "a temporary directory).")
+  _STEPS = flags.DEFINE_integer("steps", 0, "Cut the warm start after this many steps "
+                                "(0: the config's 2000).")
+  _SPICE_ITERATIONS = flags.DEFINE_integer("spice_iterations", 0,
+                                           "Then run this many SPICE iterations (0: none).")
+  app.run(main)
