@@ -107,7 +107,7 @@ def _smooth(xs: Sequence[float], window: int) -> list[float]:
 
 def plot(source: str | Sequence[Mapping], path: str, *, window: int = 1) -> str:
   """A PNG of two panels over iterations: the depth distribution of valid tasks (stacked
-  shares, one band per depth) and the Reasoner's pass rate per depth. source: a run's
+  shares, one band per depth, grey: gold matching no result) and the Reasoner's pass rate per depth. source: a run's
   `metrics.jsonl` (or `curriculum.jsonl`) path, or the records themselves; records without
   curriculum keys are skipped. window: trailing moving average over iterations."""
   from spice_jax.utils import metrics as metrics_lib
@@ -126,7 +126,9 @@ def plot(source: str | Sequence[Mapping], path: str, *, window: int = 1) -> str:
     colors = [cmap(i / max(len(depths) - 1, 1)) for i in range(len(depths))]
     shares = [_smooth([float(r.get(f"{PREFIX}depth_share_d{k}", 0.0)) for r in recs], window)
               for k in depths]
-    a1.stackplot(xs, shares, labels=[f"d{k}" for k in depths], colors=colors, alpha=0.85)
+    unknown = _smooth([float(r.get(f"{PREFIX}depth_unknown", 0.0)) for r in recs], window)
+    a1.stackplot(xs, shares + [unknown], labels=[f"d{k}" for k in depths] + ["unknown"],
+                 colors=colors + ["lightgrey"], alpha=0.85)
     a1.set_ylim(0, 1)
     a1.set_title("depth of valid Challenger tasks (share)")
     for k, c in zip(depths, colors):
