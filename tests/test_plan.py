@@ -183,3 +183,19 @@ def test_plan_terminal_is_the_plan(tmp_path):
   assert "per-chip memory" in p.stdout
   assert not re.search(r"^[IWEF]\d{4} ", p.stdout, re.M)
   assert os.path.isfile(tmp_path / "plan_log.txt")
+
+
+def test_grounding_regret_plans_its_grounded_pass():
+  """grounding_regret samples K more Reasoner answers per task with the document in the
+  prompt: the workload has that call (prompt = document + question) and twice the answers
+  to verify; the plateau reward has no such call."""
+  from spice_jax.planning import workload
+  config, arg = plan.load_config("experiments/ablations/reward_grounding_regret.py")
+  w = workload.from_config(config, 32, workload.Assumptions(), platform="tpu")
+  plain = workload.from_config(plan.load_config("experiments/ablations/reward_plateau.py")[0],
+                               32, workload.Assumptions(), platform="tpu")
+  roles = {c.role: c for c in w.calls}
+  assert "reasoner_grounded" in roles and "reasoner_grounded" not in {c.role for c in plain.calls}
+  assert roles["reasoner_grounded"].batch == roles["reasoner"].batch
+  assert roles["reasoner_grounded"].prompt > roles["reasoner"].prompt
+  assert w.answers == 2 * plain.answers

@@ -179,6 +179,11 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions(),
                       int(sp.challenger_max_tokens), sb, shards))
   calls.append(_calls("reasoner", B * G * K, K, assume.question_tokens,
                       int(sp.reasoner_max_tokens), sb, shards))
+  from spice_jax.spice import rewards as rewards_lib
+  if grounded and rewards_lib.needs_grounded(str(sp.challenger_reward)):
+    # grounding_regret: K more answers per task with the document in the prompt (untrained)
+    calls.append(_calls("reasoner_grounded", B * G * K, K, doc + assume.question_tokens,
+                        int(sp.reasoner_max_tokens), sb, shards))
   rows = B_all * G * K + (B_all * G if sp.train_challenger else 0)
   longest = max(chal_prompt + int(sp.challenger_max_tokens) if sp.train_challenger else 0,
                 assume.question_tokens + int(sp.reasoner_max_tokens))
@@ -207,7 +212,8 @@ def from_config(config, chips: int, assume: Assumptions = Assumptions(),
       frozen_challenger=sp.challenger == "initial", decode_phases=3, calls=tuple(calls),
       update=UpdateShape(rows=rows, T=update_length(longest, config), minibatch=mb,
                          microbatch=micro),
-      answers=B_all * G * K, verify_workers=int(sp.verify_workers), hosts=hosts,
+      answers=B_all * G * K * (2 if any(c.role == "reasoner_grounded" for c in calls) else 1),
+      verify_workers=int(sp.verify_workers), hosts=hosts,
       sampler_shards=per_host if host_local else 0, sampler_replicated=host_local,
       platform=platform, attention=attention_lib.resolve(
           config.model.get("attention", "auto"), platform),
