@@ -258,7 +258,8 @@ def sampler_programs(cfg: ModelConfig, smesh, specs: list[SamplerSpec], hbm: flo
       [sh for sh in eng._pool_shardings(1)[0].values()] * cfg.n_layers)
   # As the engine sizes it on the chip: the budget less the room its programs' copies need.
   from spice_jax.sampling.config import pool_share
-  budget = (eng_cfg.hbm_fraction * hbm - resident_outside - copy_bytes - w_bytes) * pool_share("tpu")
+  budget = ((eng_cfg.hbm_fraction * hbm - resident_outside - copy_bytes - w_bytes)
+            * pool_share("tpu", cfg.n_layers))
   n_pages = int(min(want, max(2, budget // max(1, one_page))))
   pool_sh = eng._pool_shardings(n_pages)
   pool = [{n: jax.ShapeDtypeStruct(shp, jnp.dtype(specs[0].kv_dtype), sharding=pool_sh[0][n])

@@ -43,7 +43,7 @@ from spice_jax.planning.workload import SamplerCall, Workload
 from spice_jax.rl import loss as loss_lib
 # Temporaries of the engine's programs in units of the KV pool (measured with the TPU
 # compiler; the engine sizes its pool with the same table).
-from spice_jax.sampling.config import POOL_TEMPS
+from spice_jax.sampling.config import pool_share, pool_temps
 from spice_jax.utils.shapes import pow2_at_least
 
 # Bytes per attention score live in one layer's backward of a micro-batch's gradient program
@@ -253,9 +253,9 @@ def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:
   want = 1 + B * (-(-longest.prompt // PG) + -(-longest.new // PG))
   if eng.kv_pages:
     return int(eng.kv_pages), want
-  factor = 1 + POOL_TEMPS.get(w.platform, {}).get("window", 0.0)
+  share = pool_share(w.platform, w.model.n_layers)
   fits = (want if free_bytes == float("inf")
-          else int(free_bytes // max(1, factor * page_bytes_chip(w))))
+          else int(free_bytes * share // max(1, page_bytes_chip(w))))
   return max(2, min(want, fits)), want
 
 
@@ -281,7 +281,7 @@ def engine_memory(w: Workload, hbm: float | None, resident: int) -> EngineMemory
   free = float("inf") if hbm is None else eng.hbm_fraction * hbm - resident - copy - prepared
   pages, want = engine_pool_pages(w, free)
   pool = pages * page_bytes_chip(w)
-  f = POOL_TEMPS.get(w.platform, {})
+  f = {k: pool_temps(w.platform, k, cfg.n_layers) for k in ("window", "prefill")}
   data, fsdp, tp = axes
   B = max(1, eng.slots // (data * fsdp))
   logits = 4 * 4 * B * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
@@ -310,7 +310,7 @@ def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
   act = u.activations
   e = engine_memory(w, 0.0, 0)
   pool = facts.get("pool_pages", e.pool_pages) * page_bytes_chip(w)
-  f = POOL_TEMPS.get(w.platform, {})
+  f = {k: pool_temps(w.platform, k, w.model.n_layers) for k in ("window", "prefill")}
   # The pre-pass holds the gathered embedding, the carries and one layer's f32 output.
   fwd = (vocab_bytes(w.model, w.mesh[2]) * w.compute_bytes // 4
          + rows_chip * w.update.T * w.model.d_model * w.compute_bytes)

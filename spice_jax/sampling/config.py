@@ -92,15 +92,25 @@ def device_budget(device, fraction: float) -> float | None:
   return fraction * float(stats["bytes_limit"]) - float(stats.get("bytes_in_use", 0))
 
 
-# Temporaries of the engine's programs, in units of the KV pool, where the compiler does not
-# update the pool in place: measured with the TPU compiler (`python -m spice_jax.plan
-# --compile`, libtpu 0.0.42.1): XLA:TPU keeps the pool in another tiling inside the decode
-# loop (the one-token scatter prefers it) and copies it there and back, so a decode window
-# holds about three pools beside the donated one, a prefill chunk about 1.35.
-POOL_TEMPS = {"tpu": {"window": 3.0, "prefill": 1.35}}
+# Temporaries of the engine's programs where the compiler does not update the KV pool in
+# place, as (whole, layers): whole x the pool + layers x one layer's share of it. Measured
+# with the TPU compiler (`python -m spice_jax.plan --compile`, libtpu 0.0.42.1, Qwen3-4B on
+# v5p-64, bf16 KV): XLA:TPU keeps the pool in another tiling inside the decode loop (the
+# one-token scatter prefers it) and copies it there, so a decode window holds one more pool
+# plus about four layers' worth (temporaries 3.0 pools at 2 layers, 1.11 pools at 36); a
+# prefill chunk holds about 2.5 layers' worth (2.68 at 2 layers, 2.32 at 36).
+POOL_TEMPS = {"tpu": {"window": (1.0, 4.0), "prefill": (0.0, 2.5)}}
 
 
-def pool_share(platform: str) -> float:
+def pool_temps(platform: str, program: str, n_layers: int) -> float:
+  """Temporaries of the engine's `program` ("window" | "prefill") on `platform`, in units of
+  the KV pool of a model with `n_layers` layers (0 where none are measured: CPU, GPU)."""
+  whole, layers = POOL_TEMPS.get(platform, {}).get(program, (0.0, 0.0))
+  return whole + layers / max(1, n_layers)
+
+
+def pool_share(platform: str, n_layers: int) -> float:
   """The share of a memory budget the pool itself may take on `platform` (the rest is its
   programs' copies of it)."""
-  return 1.0 / (1.0 + POOL_TEMPS.get(platform, {}).get("window", 0.0))
+  return 1.0 / (1.0 + max(pool_temps(platform, "window", n_layers),
+                          pool_temps(platform, "prefill", n_layers)))

@@ -217,7 +217,7 @@ class ContinuousEngine:
     budget = config_lib.device_budget(device, self.hbm_fraction)
     if budget is None:
       return 1 << 62
-    budget *= config_lib.pool_share(device.platform)  # room for the programs' pool copies
+    budget *= config_lib.pool_share(device.platform, self.s.cfg.n_layers)  # their copies
     s = self.s
     per_device = paged.page_bytes(s.cfg, self.page_size, s._cache_dt) // s.mesh.shape["tensor"]
     pages = config_lib.pages_in_budget(budget, per_device)
