@@ -127,7 +127,10 @@ def update_memory(w: Workload) -> UpdateMemory:
     attention = internals
   c = loss_lib.pick_chunk(u.microbatch, T, cfg.vocab_size)
   logits = 3 * 4 * r * c * (cfg.vocab_size // tp if cfg.vocab_size % tp == 0 else cfg.vocab_size)
-  carries = cfg.n_layers * r * T * D * (w.compute_bytes if w.remat else 0)
+  # The remat scan's saved carries [r, T, D] per layer; XLA:TPU holds two per layer (the
+  # saved input and its copy in the backward loop; measured at 2 and 36 layers, T=12288).
+  carries = cfg.n_layers * r * T * D * (w.compute_bytes if w.remat else 0) * (
+      2 if w.platform == "tpu" else 1)
   if not w.remat:  # every layer's internals stay alive for the backward pass
     attention *= cfg.n_layers
   gathered = 2 * pb.layer_full * w.compute_bytes // 4 if fsdp > 1 else 0
@@ -138,7 +141,7 @@ def update_memory(w: Workload) -> UpdateMemory:
         pb.layer_full * w.compute_bytes // 4)
   rows_chip = u.rows // w.batch_shards
   accum = pb.total if u.microbatch < u.minibatch else 0
-  stacked = pb.layers if w.platform != "tpu" else 0  # the scan's f32 copy (XLA:CPU)
+  stacked = pb.layers  # the scan's stacked f32 copy of the (sharded) layer params
   return UpdateMemory(
       params=pb.total, opt_state=2 * pb.total, ref_params=pb.total if w.ref_params else 0,
       frozen_copy=pb.total if w.frozen_challenger else 0, gradients=pb.total + accum,
@@ -311,9 +314,11 @@ def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
   e = engine_memory(w, 0.0, 0)
   pool = facts.get("pool_pages", e.pool_pages) * page_bytes_chip(w)
   f = {k: pool_temps(w.platform, k, w.model.n_layers) for k in ("window", "prefill")}
-  # The pre-pass holds the gathered embedding, the carries and one layer's f32 output.
+  # The pre-pass holds the gathered embedding, one layer's f32 output and (TPU) the scan's
+  # stacked copy of the layer params.
   fwd = (vocab_bytes(w.model, w.mesh[2]) * w.compute_bytes // 4
-         + rows_chip * w.update.T * w.model.d_model * w.compute_bytes)
+         + rows_chip * w.update.T * w.model.d_model * 4
+         + (pb.layers if w.platform == "tpu" else 0))
   out = {"update/prepass": pb.total + rows + fwd,
          "update/grads": 2 * pb.total + rows + act,
          "update/step": u.state + pb.total,
