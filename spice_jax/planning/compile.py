@@ -335,9 +335,17 @@ class Report:
     return self.peak <= self.limit * self.hbm
 
 
-def host_devices(devices: list) -> list:
-  """The chips of process 0 (one TPU VM host) among a slice's devices."""
-  return [d for d in devices if d.process_index == devices[0].process_index]
+def host_devices(layout: hardware.Layout) -> list:
+  """The chips of one TPU VM host of `layout`'s slice, described as a slice of their own
+  (e.g. v6e:2x2 for a v6e-64 host): each host's sampler is its own program over its own
+  chips. (The slice's devices of process 0 are not numbered from 0 -- on v6e:8x8 they are
+  0, 1, 8, 9 -- and the TPU compiler rejects collectives over such a subset.)"""
+  topo = layout.tpu_topology
+  kind, dims = topo["name"].split(":")
+  bounds = list(topo["host_bounds"])[:len(dims.split("x"))]
+  one = dataclasses.replace(layout, chips=math.prod(bounds), tpu_topology=dict(
+      topo, name=f"{kind}:{'x'.join(str(b) for b in bounds)}"))
+  return topology_devices(one)
 
 
 def check(config, layout: hardware.Layout, *, layers: int = 0, assume=None,
@@ -367,7 +375,7 @@ def check(config, layout: hardware.Layout, *, layers: int = 0, assume=None,
   kv = eng.kv_dtype if eng.kv_dtype != "auto" else "bfloat16"   # a TPU is an accelerator
   host_local = config.train.get("sampling", "global") == "host_local"
   if host_local:
-    local = host_devices(devices)
+    local = host_devices(layout)
     smesh = parallel.make_mesh(tuple(config.train.get("sampler_mesh", (-1, 1, 1))),
                                devices=local)
   else:
