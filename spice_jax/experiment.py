@@ -155,8 +155,9 @@ def probe_run(run_dir: str, eval_docs, cfg) -> list:
   return rows
 
 
-def run(cfg, workdir: str) -> dict:
-  """Runs every stage (resuming finished ones) and writes report.md; returns the summary."""
+def run(cfg, workdir: str, command: str = "") -> dict:
+  """Runs every stage (resuming finished ones) and writes report.md; returns the summary.
+  command: how it was launched (the accuracy plot's title names it)."""
   from spice_jax import sft as sft_lib
   from spice_jax import report
   builder, eval_items, depth_of = world_kind(cfg)
@@ -202,7 +203,7 @@ def run(cfg, workdir: str) -> dict:
     times[f"probe s{seed}"] = time.perf_counter() - t
   times["total"] = time.perf_counter() - t0
   return report.write(workdir, curves=curves, runs=runs, probes=probes, times=times,
-                      n_items=len(items))
+                      n_items=len(items), command=command)
 
 
 def _log_to_file(workdir: str) -> None:
@@ -218,7 +219,8 @@ def main(argv):
   workdir = os.path.abspath(_WORKDIR.value)
   _log_to_file(workdir)
   os.environ.setdefault("SPICE_PROGRESS", "1")
-  summary = run(_CONFIG.value, workdir)
+  config_arg = next((a for a in sys.argv[1:] if a.startswith("--config=")), "")
+  summary = run(_CONFIG.value, workdir, command=f"spice_jax.experiment {config_arg}".strip())
   print(summary["table"])
   print(f"\nreport: {os.path.join(workdir, 'report.md')}  (logs: {workdir}/log.txt)")
   print("\n".join(summary["lines"]))

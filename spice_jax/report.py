@@ -108,9 +108,26 @@ def dynamics_table(runs) -> str:
   return "\n".join(lines)
 
 
-def plot(curves, path: str) -> str:
+def provenance() -> str:
+  """`spice_jax <commit>[+changes], <UTC date>` of the code that runs (commit: 'unknown'
+  outside a git checkout), for the pictures a run writes."""
+  import datetime
+  import subprocess
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, timeout=10).stdout.strip()
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    commit, dirty = "", ""
+  date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+  return f"spice_jax {commit or 'unknown'}{'+changes' if dirty else ''}, {date}"
+
+
+def plot(curves, path: str, title: str = "") -> str:
   """Held-out accuracy per checkpoint, mean +- std over seeds: one line per variant and set
-  (solid: test, dashed: dev, dotted: train_renamed)."""
+  (solid: test, dashed: dev, dotted: train_renamed). title: e.g. what made it."""
   from spice_jax.utils import plots
   series = []
   for held_out, style in (("test", "o-"), ("dev", "s--"), ("train_renamed", "^:")):
@@ -120,7 +137,7 @@ def plot(curves, path: str) -> str:
       series.append((f"{name} ({held_out})", steps, list(vals.mean(0)), style,
                      list(vals.std(0))))
   return plots.lines(path, series, xlabel="SPICE iteration",
-                     ylabel="held-out Reasoner accuracy (%)")
+                     ylabel="held-out Reasoner accuracy (%)", title=title)
 
 
 def summary_line(stats: Mapping[str, dict], label: str = "") -> str:
@@ -131,7 +148,9 @@ def summary_line(stats: Mapping[str, dict], label: str = "") -> str:
           f"{100 * s['end']:.1f}% (lr=0 control: {c})")
 
 
-def write(workdir: str, *, curves, runs, probes, times, n_items: int) -> dict:
+def write(workdir: str, *, curves, runs, probes, times, n_items: int,
+          command: str = "") -> dict:
+  """report.md, accuracy.png (titled with `command` and `provenance()`) and summary.json."""
   from spice_jax.eval import coevolution
   tables = {h: ablation_table(curves, h) for h in SETS}
   parts = [f"# SPICE world experiment\n\nHeld-out tasks: {n_items}, graded against the "
@@ -153,7 +172,8 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int) -> dict:
   parts += ["```", *lines, "```", ""]
   with open(os.path.join(workdir, "report.md"), "w") as f:
     f.write("\n".join(parts))
-  plot(curves, os.path.join(workdir, "accuracy.png"))
+  plot(curves, os.path.join(workdir, "accuracy.png"),
+       title=f"{command + ': ' if command else ''}{provenance()}")
   table = "\n\n".join(f"held-out set {h} ({SETS[h]}):\n{tables[h][0]}" for h in SETS)
   out = {"table": table, "lines": lines, "line": lines[-1],
          "stats": {h: tables[h][1] for h in SETS}, "times": times}

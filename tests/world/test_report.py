@@ -44,3 +44,16 @@ def test_summary_ends_with_the_test_set_headline(tmp_path):
   md = open(os.path.join(tmp_path, "report.md")).read()
   assert md.index("set test") < md.index("set dev") < md.index("set train_renamed")
   assert os.path.exists(os.path.join(tmp_path, "accuracy.png"))
+
+
+def test_provenance_names_the_commit_that_runs():
+  """The accuracy plot's title: the commit of this checkout (as git reports it, checked
+  independently here) and today's UTC date."""
+  import datetime
+  import subprocess
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  head = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                        capture_output=True, text=True).stdout.strip()
+  text = report.provenance()
+  assert text.startswith(f"spice_jax {head or 'unknown'}")
+  assert text.endswith(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
