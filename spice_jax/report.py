@@ -173,7 +173,7 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int,
   with open(os.path.join(workdir, "report.md"), "w") as f:
     f.write("\n".join(parts))
   plot(curves, os.path.join(workdir, "accuracy.png"),
-       title=f"{command + ': ' if command else ''}{provenance()}")
+       title=f"{command + chr(10) if command else ''}{provenance()}")
   table = "\n\n".join(f"held-out set {h} ({SETS[h]}):\n{tables[h][0]}" for h in SETS)
   out = {"table": table, "lines": lines, "line": lines[-1],
          "stats": {h: tables[h][1] for h in SETS}, "times": times}

@@ -58,7 +58,7 @@ def lines(path: str, series: Sequence[tuple], *, xlabel: str, ylabel: str, title
   if ylim:
     ax.set_ylim(*ylim)
   if title:
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
   if ax.get_lines():
     ax.legend(fontsize=7)
   else:
