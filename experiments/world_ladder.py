@@ -54,7 +54,15 @@ def spice_config() -> ml_collections.ConfigDict:
   return c
 
 
-VARIANTS = dict(world_small.VARIANTS)
+# world_small's variants (the paper's ablations + the lr=0 control) and SPADE's two rewards.
+VARIANTS = dict(world_small.VARIANTS,
+                plateau={"spice": {"challenger_reward": "plateau"}},
+                grounding_regret={"spice": {"challenger_reward": "grounding_regret"}})
+# The pre-registered ablation (experiments/README.md, "Pre-registration: the ladder
+# ablation"): every variant, seeds 0-4, 40 SPICE iterations.
+ORDER = ("spice", "fixed_challenger", "lr0", "no_corpus", "threshold", "absolute_zero",
+         "rzero", "plateau", "grounding_regret")
+SEEDS = (0, 1, 2, 3, 4)
 
 
 def world_config() -> ml_collections.ConfigDict:
@@ -70,6 +78,11 @@ def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
   c.warm_start = ""
   c.spice = spice_config()
   c.variants = ml_collections.ConfigDict(VARIANTS)
+  c.order = ORDER
+  c.main = ORDER
+  c.seeds = c.ablation_seeds = SEEDS
+  c.spice.train.iterations = 40
+  c.spice.train.checkpoint_every = 20
   if demo:                                 # one seed, spice and the lr=0 control, 40 iterations
     c.order = ("spice", "lr0")
     c.seeds = (0,)
