@@ -25,19 +25,26 @@ def small_paper_config():
   config, _ = plan.load_config(f"experiments/qwen3_4b.py:{LAYOUT}")
   config.corpus.max_doc_tokens = 256
   config.spice.challenger_max_tokens = config.spice.reasoner_max_tokens = 256
+  # A pool of the paper configs' order (about 1 GB per chip, as 21k pages of 2 layers), not
+  # the few pages that 1k-token rows would want: the engine's pool temporaries are modelled
+  # for that regime (sampling/config.py POOL_TEMPS).
+  config.engine.kv_pages = 16384
   return config
 
 
 @pytest.fixture(scope="module")
 def report():
-  return compile_lib.check(small_paper_config(), hardware.layout(LAYOUT), layers=2)
+  # One role's engine programs (the Challenger's: the longer prompt); the Reasoner's differ
+  # only in table width and sampling settings.
+  return compile_lib.check(small_paper_config(), hardware.layout(LAYOUT), layers=2,
+                           roles=("challenger",))
 
 
 @pytest.mark.slow
 def test_programs_compile_for_the_slice(report):
   kinds = {p.kind for p in report.programs}
   assert {"update/prepass", "update/grads", "update/step", "sampler/prepare",
-          "sampler/window/challenger", "sampler/prefill/reasoner"} <= kinds
+          "sampler/window/challenger", "sampler/prefill/challenger"} <= kinds
   assert report.facts["mesh"] == {"data": 1, "fsdp": 32, "tensor": 1}
   assert report.facts["sampler_mesh"] == {"data": 1, "fsdp": 1, "tensor": 4}  # one host
   assert report.facts["attention"] == "splash" and report.facts["kv_dtype"] == "bfloat16"
@@ -59,10 +66,10 @@ def test_planner_within_15_percent_of_the_compiler(report):
   w = wl.from_config(config, layout.chips, platform="tpu")
   w = w.__class__(**{**w.__dict__, "model": w.model.replace(n_layers=2)})
   planned = memory.program_bytes(w, report.facts)
-  for p in report.programs:
-    if p.kind in ("update/grads", "sampler/window/challenger", "sampler/window/reasoner",
-                  "update/step", "sampler/prepare"):
-      assert abs(planned[p.kind] / p.bytes - 1) <= 0.15, (p.kind, planned[p.kind], p.bytes)
+  assert len(report.programs) == 6
+  # every program: update pre-pass, gradient, step; the engine's prepare, prefill, window
+  ratios = {p.kind: planned[p.kind] / p.bytes for p in report.programs}
+  assert all(abs(r - 1) <= 0.15 for r in ratios.values()), ratios
 
 
 def test_unknown_slice_is_one_clear_line():

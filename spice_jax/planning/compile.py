@@ -260,7 +260,7 @@ def sampler_programs(cfg: ModelConfig, smesh, specs: list[SamplerSpec], hbm: flo
   from spice_jax.sampling.config import pool_share
   budget = ((eng_cfg.hbm_fraction * hbm - resident_outside - copy_bytes - w_bytes)
             * pool_share("tpu", cfg.n_layers))
-  n_pages = int(min(want, max(2, budget // max(1, one_page))))
+  n_pages = int(eng_cfg.kv_pages or min(want, max(2, budget // max(1, one_page))))
   pool_sh = eng._pool_shardings(n_pages)
   pool = [{n: jax.ShapeDtypeStruct(shp, jnp.dtype(specs[0].kv_dtype), sharding=pool_sh[0][n])
            for n, shp in paged.pool_shapes(cfg, n_pages, PG).items()}
@@ -349,10 +349,12 @@ def host_devices(layout: hardware.Layout) -> list:
 
 
 def check(config, layout: hardware.Layout, *, layers: int = 0, assume=None,
+          roles: tuple[str, ...] = ("challenger", "reasoner"),
           log: Callable[[str], None] = lambda s: None) -> Report:
   """Compiles every program of one iteration of `config` for `layout` (module doc).
 
-  layers: > 0 compiles a model of that depth at full width (tests, quick looks)."""
+  layers: > 0 compiles a model of that depth at full width (tests, quick looks).
+  roles: the roles whose engine programs are compiled (tests: one)."""
   from spice_jax.planning import workload as workload_lib
   from spice_jax.sampling.config import EngineConfig
   from spice_jax.rl.config import RLConfig
@@ -389,6 +391,7 @@ def check(config, layout: hardware.Layout, *, layers: int = 0, assume=None,
                        eng, kv, float(sp.reasoner_temperature), float(sp.top_p))]
   log(f"compiling the sampler: engine {eng.slots} slots, page {eng.page_size}, KV {kv}, on "
       f"{'one host' if host_local else 'the training mesh'} {dict(smesh.shape)}")
+  specs = [sp_ for sp_ in specs if sp_.role in roles]
   smp, facts = sampler_programs(cfg, smesh, specs, layout.chip.hbm_bytes, state_bytes)
   facts.update(T=spec.T, rows=rows, sampler_mesh=dict(smesh.shape), mesh=dict(mesh.shape),
                kv_dtype=kv, attention=_attention_name(cfg, mesh))
