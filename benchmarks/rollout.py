@@ -23,6 +23,9 @@ individually: it runs each call to its longest row (the others are counted at th
 lengths). Pipelined mode (follow-ups) runs only with --oracle (a FollowUp has no hidden
 stop).
 
+The continuous rows run the Sampler's default engine ("auto", `--engine`): it picks the
+path per call (here the engine, as rows may stop early) and the path it ran is printed.
+
 Memory: the static path runs `static_batch` rows per call; the continuous engine gets a
 page pool of the same bytes as that call's KV cache (and `slots` decode slots; admission
 waits for pages). transformers runs the same `static_batch`-row calls.
@@ -60,6 +63,9 @@ _STATIC_BATCH = flags.DEFINE_integer("static_batch", 16, "Rows per static-path c
                                      "cache (B x (P + Nb)) sets the memory both engines get.")
 _SLOTS = flags.DEFINE_integer("slots", 64, "Continuous engine decode slots.")
 _WINDOW = flags.DEFINE_integer("window", 16, "Continuous engine decode steps per window.")
+_ENGINE = flags.DEFINE_enum("engine", "auto", ["auto", "continuous"], "Engine of the "
+                            "'continuous' rows: auto = the Sampler's default (the path it "
+                            "picks per call is printed), or the engine forced.")
 _PAGE_SIZE = flags.DEFINE_integer("page_size", None, "Continuous engine tokens per KV page "
                                   "(default: the Sampler's).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs per spice_jax side (the fastest is "
@@ -157,7 +163,7 @@ def timed_run(sampler, params, jobs, seed: int) -> dict:
   tokens, wall, slot_steps, peak_kv, live_cap, preempt = 0, 0.0, 0.0, 0, 0, 0
   item = np.dtype(sampler.cache_dtype if sampler.cache_dtype != "bfloat16" else "float16")
   tok_bytes = kv_bytes_per_token(sampler.cfg, item.itemsize)
-  decode_s, decode_steps = 0.0, 0
+  decode_s, decode_steps, paths = 0.0, 0, set()
   for job, want in jobs:
     t0 = time.perf_counter()
     out = job(sampler, params, seed)
@@ -168,6 +174,7 @@ def timed_run(sampler, params, jobs, seed: int) -> dict:
     assert made == want, (made, want)  # every row runs to its length
     tokens += made
     t = sampler.last_timing
+    paths.add(t["engine"] + (f" ({t['choice']})" if "choice" in t else ""))
     if t["engine"] == "continuous":
       slot_steps += t["slot_steps"]
       live_cap += t["slots"] * t["decode_steps"]
@@ -180,7 +187,7 @@ def timed_run(sampler, params, jobs, seed: int) -> dict:
       peak_kv = max(peak_kv, sh.batch * (sh.prompt + sh.new) * tok_bytes)
   return {"wall_s": wall, "tokens": tokens, "decode_s": decode_s, "decode_steps": decode_steps,
           "utilisation": tokens / slot_steps, "occupancy": tokens / live_cap,
-          "preemptions": preempt, "peak_kv": peak_kv}
+          "preemptions": preempt, "peak_kv": peak_kv, "paths": sorted(paths)}
 
 
 def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 0):
@@ -277,7 +284,7 @@ def main(argv):
     modes["pipelined"] = [pipelined_job(calls, _ANSWERS.value)]
   for mode, jobs in modes.items():
     page_kw = {"page_size": _PAGE_SIZE.value} if _PAGE_SIZE.value else {}
-    co = mk("continuous", decode_slots=_SLOTS.value, window=_WINDOW.value, **page_kw)
+    co = mk(_ENGINE.value, decode_slots=_SLOTS.value, window=_WINDOW.value, **page_kw)
     page = co._continuous.page_size
     co._continuous.kv_pages = 1 + budget // sampling.paged.page_bytes(cfg, page, co._cache_dt)
     print(f"KV budget {budget / 2**20:.2f} MB (static batch {_STATIC_BATCH.value}) = "
@@ -299,7 +306,8 @@ def main(argv):
     co = rows[f"continuous {mode} {_DTYPE.value}"]
     print(f"{mode} continuous/static tokens/s: {co['tok_s'] / st['tok_s']:.2f}x")
     print(f"{mode} slot occupancy: {100 * co['occupancy']:.1f}% (packing "
-          f"{100 * co['utilisation']:.1f}%), preemptions {co['preemptions']}")
+          f"{100 * co['utilisation']:.1f}%), preemptions {co['preemptions']}; engine "
+          f"{_ENGINE.value} ran: {', '.join(co['paths'])}")
   best = max(modes, key=lambda m: rows[f"continuous {m} {_DTYPE.value}"]["tok_s"])
   co = rows[f"continuous {best} {_DTYPE.value}"]
   for dt in ("float32", "bfloat16"):

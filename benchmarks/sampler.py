@@ -41,8 +41,9 @@ _CACHE_DTYPE = flags.DEFINE_enum("cache_dtype", "float32", ["float32", "bfloat16
 _TORCH_DTYPES = flags.DEFINE_list("torch_dtypes", ["float32"],
                                   "transformers dtypes to run (float32, bfloat16).")
 _SIDES = flags.DEFINE_list("sides", ["jax", "torch"], "Which sides to run.")
-_ENGINES = flags.DEFINE_list("engines", ["static", "continuous"],
-                             "spice_jax engines to run (each in its own worker).")
+_ENGINES = flags.DEFINE_list("engines", ["static", "continuous", "auto"],
+                             "spice_jax engines to run (each in its own worker); auto = the "
+                             "Sampler's default (the path it picks per call is printed).")
 _WORKER = flags.DEFINE_string("worker", None, "Internal: run one side and print JSON.")
 _SPEC = flags.DEFINE_string("spec", None, "Internal: JSON job spec for a worker.")
 
@@ -128,6 +129,7 @@ def worker_jax(spec: dict) -> dict:
       "prefill_flops_s": pre_f / timing["prefill_s"],
       "compile_s": sampler.compile_seconds, "first_call_s": first,
       "num_compilations": sampler.num_compilations,
+      "path": timing["engine"], "choice": timing.get("choice", ""),
       "peak_f32": peaks["float32"], "peak_bf16": peaks["bfloat16"],
       "rss_peak_mb": _rss_mb(), "rss_before_mb": rss0,
   }
@@ -206,6 +208,8 @@ def main(argv):
               "dtype": _DTYPE.value, "cache_dtype": _CACHE_DTYPE.value}
       row = {"workload": f"{name} B={batch} P={_PROMPT.value} N={_NEW.value}"}
       for engine in (_ENGINES.value if "jax" in _SIDES.value else ()):
+        print(f"[{wl}] spice_jax {engine}: starting, load {os.getloadavg()[0]:.1f}",
+              flush=True)
         row[f"jax_{engine}"] = _run_worker("jax", dict(spec, engine=engine))
         print(f"[{wl}] spice_jax {engine}: {json.dumps(row[f'jax_{engine}'])}", flush=True)
       if "torch" in _SIDES.value:
@@ -260,10 +264,18 @@ def _print_table(rows):
           f"%pk = spice_jax decode model FLOP/s / that matmul peak. tok/cpu-s = "
           f"generated tokens per CPU-second of the process (less sensitive to other load).")
   for wl, engine, j in jax_runs:
-    print(f"  {wl} {engine}: spice_jax prefill {j['prefill_s']:.1f}s "
+    ran = f" (ran {j['path']}: {j['choice']})" if engine == "auto" else ""
+    print(f"  {wl} {engine}{ran}: spice_jax prefill {j['prefill_s']:.1f}s "
           f"({j['prefill_flops_s'] / 1e9:.0f} GFLOP/s), decode {j['decode_s']:.1f}s "
-          f"({j['decode_flops_s'] / 1e9:.0f} GFLOP/s), {j['num_compilations']} programs, "
-          f"first call {j['first_call_s']:.1f}s")
+          f"({j['decode_flops_s'] / 1e9:.0f} GFLOP/s), {j['num_compilations']} programs "
+          f"compiled in {j['compile_s']:.1f}s, first call {j['first_call_s']:.1f}s")
+  for r in rows:
+    st = r.get("jax_static")
+    for key in ("jax_continuous", "jax_auto"):
+      if st and key in r:
+        print(f"  {r['workload']} {key[4:]}/static tokens/s: "
+              f"{r[key]['tok_s'] / st['tok_s']:.2f}x")
+  print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":
   app.run(main)

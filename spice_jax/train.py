@@ -121,14 +121,7 @@ def compile_cache(setting: str) -> str | None:
   (tests, the experiment driver), "" = off, else that directory. Returns the one in use."""
   if setting == "auto" and jax.config.jax_compilation_cache_dir:
     return jax.config.jax_compilation_cache_dir
-  if not setting:
-    return None
-  path = setting if setting != "auto" else os.path.join(
-      os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-      "spice_jax", "xla")
-  jax.config.update("jax_compilation_cache_dir", path)
-  logging.info("persistent compilation cache: %s", path)
-  return path
+  return runtime.enable_compilation_cache(None if setting == "auto" else setting)
 
 
 def setup(config, workdir: str) -> Run:

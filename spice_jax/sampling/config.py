@@ -4,7 +4,9 @@
   sampler = Sampler(model_cfg, mesh, dtype=..., **eng.sampler_kwargs())
 
 Fields (defaults = the engine's behaviour before it was configurable):
-  engine: "continuous" (decode slots over a paged KV cache) | "static" (one padded batch).
+  engine: "auto" (per call, the static path where every row runs to its cap in one batch
+    that fits the slots, else the continuous engine: `sampling.choose`) | "continuous"
+    (decode slots over a paged KV cache) | "static" (one padded batch).
   slots: decode slots of the continuous engine (rows decoded at once).
   window: decode steps per device loop (rows enter and leave between windows).
   page_size: tokens per KV page.
@@ -24,13 +26,13 @@ from typing import Any
 
 from spice_jax.utils import configs
 
-ENGINES = ("continuous", "static")
+ENGINES = ("auto", "continuous", "static")
 KV_DTYPES = ("auto", "float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
 class EngineConfig:
-  engine: str = "continuous"
+  engine: str = "auto"
   slots: int = 64
   window: int = 16
   page_size: int = 32

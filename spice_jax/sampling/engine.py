@@ -4,7 +4,10 @@ Each host iteration of `ContinuousEngine.run`:
   1. queued rows enter free slots when the pool has their pages (`scheduler.Scheduler`);
   2. one prefill program writes the next chunk (<= `prefill_chunk` tokens) of up to
      `prefill_rows` admitted prompts into their shared pages, so a long document is spread
-     over several iterations instead of stalling decode;
+     over several iterations instead of stalling decode; while no row decodes yet (the
+     start of a call) there is nothing to stall, and prefill runs until every admitted
+     prompt is ready: the first window starts with all of them (one window width instead
+     of a window per prefill step, and no staggered tail);
   3. one decode-window program runs up to W steps for every slot whose prompt is ready
      (`lax.while_loop` on the device, leaving early once few enough rows are still active:
      when rows wait, after 1/8 of the window's rows finished, so their slots refill; when
@@ -264,6 +267,7 @@ class ContinuousEngine:
         params)
     stop_dev = jax.device_put(stop_arr, parallel.replicated(s.mesh))
     spawned: dict[int, bool] = {}  # generation -> did a finished row return follow-ups
+    decoding: set[int] = set()  # rows that have run a window
     stats = {"windows": 0, "decode_steps": 0, "slot_steps": 0, "token_steps": 0,
              "prefill_calls": 0, "prefill_s": 0.0, "decode_s": 0.0, "follow_ups": 0}
     while not sched.finished:
@@ -277,10 +281,11 @@ class ContinuousEngine:
         stats["prefill_s"] += time.perf_counter() - t0 - (s.compile_seconds - c0)
         sched.mark_filled(plan)
       running = [i for i in range(B) if sched.running(i)]
-      if not running:
-        if not plan:
-          raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
-        continue
+      if not running and not plan:
+        raise RuntimeError("continuous engine: no progress possible (kv pool too small?)")
+      if plan and not any(sched.slots[i].req.row in decoding for i in running):
+        continue  # no row decodes yet, so none stalls: prefill the admitted rest first
+      decoding.update(sched.slots[i].req.row for i in running)
       # Rows wait (or may soon: finishing rows of a generation that spawns follow-ups).
       waiting = bool(sched.queue) or (on_finish is not None and any(
           spawned.get(rows.gen[sched.slots[i].req.row]) is not False for i in running))

@@ -1,5 +1,9 @@
 """Batched autoregressive sampling: `Sampler` and `generate`, over two engines.
 
+* "auto" (the default): per call, the static path where it does no wasted work (every row
+  runs to its cap in one batch that fits the slots), else the continuous engine
+  (`choose.py`: the rule uses only what is known when the call starts). The path taken is
+  `last_timing["engine"]`, the reason `last_timing["choice"]`.
 * "continuous" (`engine.py`): fixed decode slots over a paged KV cache whose prompt pages
   are shared by the rows generated from one prompt; W decode steps per device loop; rows
   leave and queued prompts are prefilled (in chunks) and enter between windows.
@@ -37,14 +41,14 @@ from jax.sharding import NamedSharding
 from spice_jax import parallel
 from spice_jax.models.config import ModelConfig
 from spice_jax.sampling import engine as engine_lib
-from spice_jax.sampling import forward, requests, static, strategies
+from spice_jax.sampling import choose, forward, requests, static, strategies
 from spice_jax.sampling.requests import PromptError, SampleOutput  # noqa: F401 (public API)
 from spice_jax.utils.shapes import pow2_at_least
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 PAD = 0  # token id written after a row has finished, and into left padding
-ENGINES = ("static", "continuous")
-DEFAULT_ENGINE = "continuous"
+ENGINES = ("auto", "static", "continuous")
+DEFAULT_ENGINE = "auto"
 
 
 
@@ -74,8 +78,9 @@ class Sampler:
       call, outside the decode loop. Accumulation, norms and softmax are float32.
     cache_dtype: KV cache dtype. Default: float32 on CPU (fastest there), bfloat16 on
       accelerators (half the memory and the attention reads).
-    engine: "continuous" (slots over a paged KV cache, `engine.ContinuousEngine`) or
-      "static" (one padded batch per call). Both give the same tokens for the same seed.
+    engine: "auto" (per call, whichever of the two is faster for its shape: `choose.py`),
+      "continuous" (slots over a paged KV cache, `engine.ContinuousEngine`) or "static"
+      (one padded batch per call). All give the same tokens for the same seed.
     decode_slots, window, page_size, kv_pages, prefill_chunk, prefill_rows: continuous
       engine settings (slots, decode steps per device loop, tokens per KV page, pool pages
       (None = enough for every slot, capped by `hbm_fraction` of device memory where the
@@ -228,7 +233,8 @@ class Sampler:
       top_p: nucleus mass in (0, 1] (1 = off).
       seed: int seed or a jax PRNG key.
       stop_ids: token ids that end a row (the stop token is kept in the output).
-      engine: override the sampler's engine for this call ("static" / "continuous").
+      engine: override the sampler's engine for this call ("auto" / "static" /
+        "continuous").
       row_seeds: optional N int seeds, one per row (then `seed` is unused): row r draws
         from key(row_seeds[r]) alone, so its sample does not depend on which call, batch
         position or host it lands in.
@@ -275,6 +281,11 @@ class Sampler:
     stop_arr[:len(stop)] = stop
     follow = lambda more: requests.validate_follow_ups(more, self.cfg.vocab_size,
                                                        self.max_prompt_len)
+    choice = None
+    if engine == "auto":
+      choice = self.path_for(prompts, uniq, caps, stops=bool(stop) or stop_at is not None,
+                             follow_ups=on_finish is not None)
+      engine = choice.engine
     if engine == "continuous":
       keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts), row_seeds)))
       t0 = time.perf_counter()
@@ -287,12 +298,16 @@ class Sampler:
                                  stop_at=stop_at)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
                           **self._continuous.last_stats}
+      if choice:
+        self.last_timing["choice"] = choice.reason
       return requests.make_output(*out, stop)
     parts, first = [], 0
     while True:  # the static path: the call's rows, then each round of follow-ups
       res = self._static(params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key,
                          stop, row_seeds, stop_at if first == 0 else None)
       parts.append(res)
+      if choice:
+        self.last_timing["choice"] = choice.reason
       more = []
       for r in range(len(res) if on_finish is not None else 0):
         n = int(res.lengths[r])
@@ -303,6 +318,21 @@ class Sampler:
       if not prompts:
         return requests.concat_outputs(parts)
       uniq, src = requests.group_prompts(prompts)
+
+  def path_for(self, prompts, uniq, caps, *, stops: bool, follow_ups: bool) -> choose.Choice:
+    """The path of an "auto" call (`choose.engine_for`): prompts / uniq: the call's rows' and
+    distinct prompts; caps [N]; stops: rows may end before their caps; follow_ups: an
+    `on_finish` is given."""
+    if self.spans_processes:
+      return choose.Choice("static", "mesh spans processes")
+    shapes = self.shapes_for(prompts, int(caps.max()), 0, len(uniq))
+    eng = self._continuous
+    return choose.engine_for(
+        [len(p) for p in uniq], [int(c) for c in caps], stops=stops, follow_ups=follow_ups,
+        slots=self._rows_bucket(eng.slots), batch_bucket=shapes.batch,
+        unique_bucket=shapes.unique or shapes.batch, prompt_bucket=shapes.prompt,
+        static_kv_tokens=shapes.batch * (shapes.prompt + shapes.new),
+        pool_tokens=eng.kv_pages * eng.page_size if eng.kv_pages else None)
 
   def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
               row_seeds=None, stop_at=None):

@@ -57,3 +57,20 @@ def tiny(mesh1):
   m = models.load("tiny-llama", mesh=mesh1, seed=5)
   m.params = jax.tree.map(lambda x: x * 6.0 if x.ndim >= 2 else x, m.params)
   return m
+
+
+def _assert_same(a, b):
+  """Two SampleOutputs agree: tokens, lengths and finish reasons exactly, log-probs to 2e-5
+  (the engines' attention sums in another order)."""
+  import numpy as np
+  np.testing.assert_array_equal(a.lengths, b.lengths)
+  np.testing.assert_array_equal(a.tokens, b.tokens)
+  assert a.finish_reason == b.finish_reason
+  np.testing.assert_allclose(a.model_logprobs, b.model_logprobs, atol=2e-5)
+  np.testing.assert_allclose(a.logprobs, b.logprobs, atol=2e-5)
+
+
+@pytest.fixture(scope="session")
+def assert_same():
+  """`assert_same(a, b)`: the check that two engines' outputs are the same sample."""
+  return _assert_same

@@ -23,19 +23,11 @@ def _workload(vocab, seed, n_prompts=6, repeats=(1, 3, 1, 2, 1, 1), max_len=30, 
   return prompts, caps
 
 
-def _assert_same(a, b):
-  np.testing.assert_array_equal(a.lengths, b.lengths)
-  np.testing.assert_array_equal(a.tokens, b.tokens)
-  assert a.finish_reason == b.finish_reason
-  np.testing.assert_allclose(a.model_logprobs, b.model_logprobs, atol=2e-5)
-  np.testing.assert_allclose(a.logprobs, b.logprobs, atol=2e-5)
-
-
 SETTINGS = [dict(temperature=0.0), dict(temperature=1.0, seed=3),
             dict(temperature=0.7, top_k=5, seed=1), dict(temperature=1.0, top_p=0.9, seed=2)]
 
 
-def test_continuous_equals_static_random_models(hf_random):
+def test_continuous_equals_static_random_models(hf_random, assert_same):
   """Llama and Qwen3 random checkpoints: 9 rows (shared prompts, caps 1..40) through 3 slots
   and a pool that holds only a few rows at once (admission waits for pages), windows of 8
   steps, prompt chunks of 16 tokens: token for token the static path's output."""
@@ -50,7 +42,7 @@ def test_continuous_equals_static_random_models(hf_random):
   for kw in SETTINGS + [dict(temperature=1.0, seed=5, stop_ids=stops)]:
     want = static(model.params, prompts, max_new_tokens=caps, **kw)
     got = cont(model.params, prompts, max_new_tokens=caps, **kw)
-    _assert_same(got, want)
+    assert_same(got, want)
     assert got.tokens.shape == (len(prompts), max(caps))
   assert "stop" in got.finish_reason and "length" in got.finish_reason
   st = cont.last_timing
@@ -126,7 +118,7 @@ def test_tail_windows_narrow_as_rows_finish(tiny):
                                                                    sum(caps))
 
 
-def test_eight_device_mesh_matches_one_device(tiny):
+def test_eight_device_mesh_matches_one_device(tiny, assert_same):
   mesh8 = parallel.make_mesh((4, 1, 2))
   params8 = jax.device_put(tiny.params, models.param_shardings(tiny.config, mesh8))
   prompts, caps = _workload(256, seed=4)
@@ -134,7 +126,7 @@ def test_eight_device_mesh_matches_one_device(tiny):
   eight = Sampler(tiny.config, mesh8, engine="continuous", decode_slots=8, window=8,
                   page_size=8, kv_pages=32, prefill_chunk=16)
   for kw in SETTINGS[:2]:
-    _assert_same(eight(params8, prompts, max_new_tokens=caps, **kw),
+    assert_same(eight(params8, prompts, max_new_tokens=caps, **kw),
                  one(tiny.params, prompts, max_new_tokens=caps, **kw))
 
 
@@ -145,7 +137,7 @@ def test_engine_argument_validated(tiny):
     Sampler(tiny.config, tiny.mesh, decode_slots=0)
   with pytest.raises(ValueError, match="max_new_tokens must be an int or 2 ints"):
     Sampler(tiny.config, tiny.mesh)(tiny.params, [[1], [2]], max_new_tokens=[3])
-  s = Sampler(tiny.config, tiny.mesh, kv_pages=3, page_size=4)
+  s = Sampler(tiny.config, tiny.mesh, engine="continuous", kv_pages=3, page_size=4)
   with pytest.raises(ValueError, match="kv pool of 3 pages cannot hold row 0"):
     s(tiny.params, [[1] * 20], max_new_tokens=4)
 
@@ -267,7 +259,7 @@ def _bitwise_same(a, b):
   np.testing.assert_array_equal(a.logprobs, b.logprobs)
 
 
-def test_same_rows_bitwise_whatever_the_schedule(tiny):
+def test_same_rows_bitwise_whatever_the_schedule(tiny, assert_same):
   """Same seed, same rows, bit for bit, whatever else is scheduled: the same 8 rows (4
   prompts of 40-120 tokens x 2, caps up to 48) on the 8-device mesh (one row per device)
   alone; with longer unrelated rows in the same call (wider page tables, other prefill
@@ -309,7 +301,7 @@ def test_same_rows_bitwise_whatever_the_schedule(tiny):
   st, got = run(mesh8, rows, kv_pages=40)
   assert st["prefill_calls"] > len(docs)  # rows waited; prompts were prefilled again
   assert st["preemptions"] > 0
-  _assert_same(got, want)
+  assert_same(got, want)
   _bitwise_same(run(mesh8, rows, window=4)[1], want)
   halves = [run(mesh4, rows[:4])[1], run(mesh4, rows[4:])[1]]
   _bitwise_same(requests.concat_outputs(halves), want)

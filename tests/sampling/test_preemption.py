@@ -11,14 +11,6 @@ from spice_jax import models, parallel
 from spice_jax.sampling import Sampler, scheduler
 
 
-def _assert_same(a, b):
-  np.testing.assert_array_equal(a.lengths, b.lengths)
-  np.testing.assert_array_equal(a.tokens, b.tokens)
-  assert a.finish_reason == b.finish_reason
-  np.testing.assert_allclose(a.model_logprobs, b.model_logprobs, atol=2e-5)
-  np.testing.assert_allclose(a.logprobs, b.logprobs, atol=2e-5)
-
-
 def _spice_like(vocab, seed, docs=(37, 21, 50), attempts=4):
   """G attempts on each of a few documents (shared prompt pages), one uniform cap."""
   rng = np.random.default_rng(seed)
@@ -40,7 +32,8 @@ class _Count:
 
 
 @pytest.mark.parametrize("mesh_shape", [None, (4, 1, 2)])
-def test_small_pool_preempts_often_same_tokens_as_static(tiny, monkeypatch, mesh_shape):
+def test_small_pool_preempts_often_same_tokens_as_static(tiny, monkeypatch, mesh_shape,
+                                                        assert_same):
   """12 rows (3 documents x 4 attempts), uniform cap 48, early stops from stop ids, through
   8 slots and a pool of 24 pages of 8 tokens (a row at its cap alone needs up to 13): rows
   are admitted on their prompt and one window, then preempted as they grow and resumed by
@@ -62,7 +55,7 @@ def test_small_pool_preempts_often_same_tokens_as_static(tiny, monkeypatch, mesh
              dict(temperature=0.7, top_k=5, seed=1)):
     want = static(tiny.params, prompts, max_new_tokens=48, **kw)
     got = cont(params, prompts, max_new_tokens=48, **kw)
-    _assert_same(got, want)
+    assert_same(got, want)
     st = cont.last_timing
     assert st["preemptions"] >= 4, st
     assert st["peak_pages"] <= 23
@@ -114,7 +107,7 @@ def test_scheduler_preempts_newest_first():
   np.testing.assert_array_equal(s.queue[0].tokens, toks[s.queue[0].row][:s.queue[0].step])
 
 
-def test_hidden_stops_end_rows_like_stop_tokens(tiny):
+def test_hidden_stops_end_rows_like_stop_tokens(tiny, assert_same):
   """`stop_at` (the rollout benchmark's stand-in for a trained model's stop tokens): rows
   end at their hidden stop on both paths with the same tokens, which are the first
   stop_at[r] tokens of the uncapped rows; the engine still schedules by the uniform cap."""
@@ -127,7 +120,7 @@ def test_hidden_stops_end_rows_like_stop_tokens(tiny):
   full = static(tiny.params, prompts, **kw)
   want = static(tiny.params, prompts, stop_at=stop_at, **kw)
   got = cont(tiny.params, prompts, stop_at=stop_at, **kw)
-  _assert_same(got, want)
+  assert_same(got, want)
   np.testing.assert_array_equal(got.lengths, stop_at)
   for r, n in enumerate(stop_at):
     np.testing.assert_array_equal(got.tokens[r, :n], full.tokens[r, :n])
