@@ -162,10 +162,9 @@ def run(cfg, workdir: str, command: str = "") -> dict:
   from spice_jax import report
   builder, eval_items, depth_of = world_kind(cfg)
   os.makedirs(workdir, exist_ok=True)
-  import jax
+  from spice_jax.utils import runtime
   # Every run compiles the same sampler/update shapes: a disk cache makes that once.
-  jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  runtime.enable_compilation_cache(os.path.join(workdir, "xla_cache"))
   times = {}
   t0 = time.perf_counter()
   files = build_world(cfg, workdir)

@@ -116,7 +116,7 @@ def make_plan(config, name: str, layout: hardware.Layout | None, chips: int,
   times = {c.name: roofline.iteration_times(w, c, assume) for c in hardware.chips().values()}
   u = memory.update_memory(w)
   engine = None
-  if w.engine is None or w.engine.engine == "continuous":
+  if w.engine is None or w.engine.engine != "static":   # "auto": continuous where rows stop
     engine = memory.engine_memory(w, layout.chip.hbm_bytes if layout else None, u.state)
   return Plan(name, layout, w.chips, w, u, tuple(memory.sampler_memory(w, c) for c in w.calls),
               times, assume, engine)
