@@ -257,10 +257,14 @@ def sampler_programs(cfg: ModelConfig, smesh, specs: list[SamplerSpec], hbm: flo
        for shp in paged.pool_shapes(cfg, 1, PG).values()] * cfg.n_layers,
       [sh for sh in eng._pool_shardings(1)[0].values()] * cfg.n_layers)
   # As the engine sizes it on the chip: the budget less the room its programs' copies need.
-  from spice_jax.sampling.config import pool_share
+  from spice_jax.sampling.config import memory_pages, pool_share
+  from spice_jax.utils.shapes import pow2_at_least
   budget = ((eng_cfg.hbm_fraction * hbm - resident_outside - copy_bytes - w_bytes)
             * pool_share("tpu", cfg.n_layers))
-  n_pages = int(eng_cfg.kv_pages or min(want, max(2, budget // max(1, one_page))))
+  # As `ContinuousEngine._pool_pages`: the wanted pages in a power-of-two bucket, capped by
+  # what the budget holds (`config.memory_pages`).
+  n_pages = int(eng_cfg.kv_pages or min(pow2_at_least(want, 16),
+                                        memory_pages(int(budget // max(1, one_page)))))
   pool_sh = eng._pool_shardings(n_pages)
   pool = [{n: jax.ShapeDtypeStruct(shp, jnp.dtype(specs[0].kv_dtype), sharding=pool_sh[0][n])
            for n, shp in paged.pool_shapes(cfg, n_pages, PG).items()}

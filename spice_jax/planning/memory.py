@@ -43,7 +43,7 @@ from spice_jax.planning.workload import SamplerCall, Workload
 from spice_jax.rl import loss as loss_lib
 # Temporaries of the engine's programs in units of the KV pool (measured with the TPU
 # compiler; the engine sizes its pool with the same table).
-from spice_jax.sampling.config import pool_share, pool_temps
+from spice_jax.sampling.config import memory_pages, pool_share, pool_temps
 from spice_jax.utils.shapes import pow2_at_least
 
 # Bytes per attention score live in one layer's backward of a micro-batch's gradient program
@@ -259,9 +259,10 @@ def engine_pool_pages(w: Workload, free_bytes: float) -> tuple[int, int]:
   if eng.kv_pages:
     return int(eng.kv_pages), want
   share = pool_share(w.platform, w.model.n_layers)
-  fits = (want if free_bytes == float("inf")
-          else int(free_bytes * share // max(1, page_bytes_chip(w))))
-  return max(2, min(want, fits)), want
+  bucket = pow2_at_least(want, 16)   # the engine grows its pool in power-of-two buckets
+  fits = (bucket if free_bytes == float("inf")
+          else memory_pages(int(free_bytes * share // max(1, page_bytes_chip(w)))))
+  return max(2, min(bucket, fits)), want
 
 
 def page_bytes_chip(w: Workload) -> int:

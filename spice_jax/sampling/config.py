@@ -82,6 +82,13 @@ def pages_in_budget(budget_bytes: float, page_bytes_per_device: int) -> int:
   return max(0, int(budget_bytes // max(1, page_bytes_per_device)))
 
 
+def memory_pages(pages_that_fit: int) -> int:
+  """The pool pages a memory budget gives: what fits, rounded down to a multiple of 16 (at
+  least 2). (A power-of-two floor, as the pool's growth buckets use, would leave up to half
+  the budget unused.)"""
+  return max(2, pages_that_fit - pages_that_fit % 16)
+
+
 def device_budget(device, fraction: float) -> float | None:
   """Bytes a new pool may take on `device`: fraction x its memory limit minus what is in
   use now; None when the device does not report its memory (CPU)."""

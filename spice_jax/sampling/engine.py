@@ -215,16 +215,22 @@ class ContinuousEngine:
 
   def _memory_pages(self) -> int:
     """The most pool pages `hbm_fraction` of the first device's memory allows next to what
-    is resident now, in a power-of-two bucket (a large int where memory is not reported)."""
-    device = self.s.mesh.devices.flat[0]
-    budget = config_lib.device_budget(device, self.hbm_fraction)
-    if budget is None:
-      return 1 << 62
-    budget *= config_lib.pool_share(device.platform, self.s.cfg.n_layers)  # their copies
-    s = self.s
-    per_device = paged.page_bytes(s.cfg, self.page_size, s._cache_dt) // s.mesh.shape["tensor"]
-    pages = config_lib.pages_in_budget(budget, per_device)
-    return max(2, 1 << (pages.bit_length() - 1)) if pages >= 2 else 2
+    is resident at the first call (a large int where memory is not reported). Measured once
+    and kept, as vLLM profiles its KV budget once: the pool's size, and so its programs, do
+    not move with what else happens to be allocated at a later call."""
+    if getattr(self, "_memory_cap", None) is None:
+      device = self.s.mesh.devices.flat[0]
+      budget = config_lib.device_budget(device, self.hbm_fraction)
+      if budget is None:
+        self._memory_cap = 1 << 62
+      else:
+        budget *= config_lib.pool_share(device.platform, self.s.cfg.n_layers)  # their copies
+        s = self.s
+        per_device = (paged.page_bytes(s.cfg, self.page_size, s._cache_dt)
+                      // s.mesh.shape["tensor"])
+        self._memory_cap = config_lib.memory_pages(
+            config_lib.pages_in_budget(budget, per_device))
+    return self._memory_cap
 
   def _spec(self, shape, batch: bool):
     names = (("batch",) if batch else (None,)) + (None,) * (len(shape) - 1)
