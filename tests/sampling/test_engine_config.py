@@ -100,3 +100,20 @@ def test_default_config_round_trips():
   c = config_lib.default_config()
   assert isinstance(c, ml_collections.ConfigDict)
   assert EngineConfig.from_config(c) == EngineConfig()
+
+
+def test_memory_cap_is_what_fits_measured_once(mesh1, monkeypatch):
+  """The pool's memory cap: the pages the budget holds, down to a multiple of 16 (not a
+  power of two), measured at the first call and kept when memory in use moves later."""
+  assert config_lib.memory_pages(30120) == 30112
+  assert config_lib.memory_pages(30112) == 30112
+  assert config_lib.memory_pages(1) == 2
+  cfg = models.PRESETS["tiny-llama"]
+  eng = Sampler(cfg, mesh1, **EngineConfig(kv_pages=0).sampler_kwargs())._continuous
+  from spice_jax.sampling import paged
+  page = paged.page_bytes(cfg, eng.page_size, eng.s._cache_dt)
+  budgets = iter([1000.5 * page, 10.0 * page])
+  monkeypatch.setattr(config_lib, "device_budget", lambda device, fraction: next(budgets))
+  monkeypatch.setattr(config_lib, "pool_share", lambda platform, n_layers: 1.0)
+  assert eng._memory_pages() == 992          # 1000 pages fit: 992 = 62 x 16
+  assert eng._memory_pages() == 992          # kept: the second budget is never read
