@@ -79,10 +79,13 @@ def check_params(name: str, params: Mapping[str, Any]) -> None:
       raise RewardError(f"{name}: {GROUNDED!r} is measured by the self-play, not a parameter")
     if k not in known:
       raise RewardError(f"{name}: unknown parameter {k!r}; it takes {known or 'none'}")
-  extra = {GROUNDED: np.full(1, 0.5, np.float32)} if needs_grounded(name) else {}
+  one = jax.ShapeDtypeStruct((1,), jnp.float32)
+  extra = {GROUNDED: one} if needs_grounded(name) else {}
   try:
-    with jax.ensure_compile_time_eval():   # eager even when called inside a jit trace
-      get(name)(np.full(1, 0.5, np.float32), **params, **extra)
+    # Traced abstractly: the variant's own checks of its parameters run in Python, and no
+    # XLA backend starts (config validation runs before jax.distributed.initialize, which
+    # must come first in a multi-process run).
+    jax.eval_shape(lambda p, kw: get(name)(p, **params, **kw), one, extra)
   except RewardError:
     raise
   except (TypeError, ValueError) as e:

@@ -139,3 +139,28 @@ def test_credit_passes_the_grounded_bits():
   with pytest.raises(rewards.RewardError, match="needs the grounded pass rate"):
     credit.assign_padded(correct, chal_task, chal_group, np.array([0, 1]), np.array([2, 3]),
                          spec=spec, num_groups=4, num_answers=K)
+
+
+def test_config_validation_starts_no_xla_backend():
+  """A multi-process run validates its config before jax.distributed.initialize, which
+  refuses to run once a backend exists: checking reward parameters must not start one."""
+  import subprocess
+  import sys
+  code = (
+      "import sys; sys.path.insert(0, '.')\n"
+      "from jax._src import xla_bridge as xb\n"
+      "from experiments import tiny_test\n"
+      "from spice_jax.run_config import RunConfig\n"
+      "for variant, params in [('plateau', {'lo': 0.3}), ('grounding_regret', {'scale': 0.15}),"
+      " ('variance', {})]:\n"
+      "  c = tiny_test.get_config()\n"
+      "  c.spice.challenger_reward = variant\n"
+      "  c.spice.reward_params = {variant: params}\n"
+      "  RunConfig.from_config(c)\n"
+      "assert not xb.backends_are_initialized(), 'validation started an XLA backend'\n"
+      "print('ok')\n")
+  root = __import__("os").path.dirname(__import__("os").path.dirname(
+      __import__("os").path.dirname(__import__("os").path.abspath(__file__))))
+  p = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                     timeout=300)
+  assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr[-3000:]
