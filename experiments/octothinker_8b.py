@@ -4,7 +4,7 @@ Launch (one command per TPU VM worker, or gcloud ... --worker=all --command=...)
   python -m spice_jax.train --config=experiments/octothinker_8b.py:v5p-64 --workdir=gs://bucket/runs/octothinker_8b \
       --config.model.source=/path/to/checkpoint --config.corpus.data_dir=/path/to/corpus
 Hardware arg: v5p-64 | v6e-64 | h100x8. Plan (`python -m spice_jax.plan --config=experiments/octothinker_8b.py:<arg>`,
-2026-12-06): h100x8: peak 46.0 GB/chip of 80 (update 18.9 GB of work; bf16 KV pool 25.8 GB, 100% of what 64 slots want), roofline 2715 s/iteration; v5p-64: peak 80.8 GB/chip of 95 (update 12.7 GB of work; bf16 KV pool 17.4 GB, 68% of what 64 slots want), roofline 1150 s/iteration.
+2026-12-07): v5p-64: peak 80.8 GB/chip of 95 (update 13.7 GB of work; bf16 KV pool 32.8 GB, all that 64 slots want), roofline 1150 s/iteration; h100x8: peak 54.6 GB/GPU of 80 (KV pool 34.4 GB, all wanted), roofline 2715 s/iteration.
 Roofline seconds are the plan's bound with every row decoded and trained at its full length
 (no early stops), so 640 iterations take at most ~640x that; `--compile` checks the fit with the
 TPU compiler (experiments/README.md).
