@@ -14,14 +14,13 @@ both. Deterministic in `seed`.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
 from typing import Sequence
 
 from spice_jax.data import ladder
-from spice_jax.data.world_build import WorldFiles
+from spice_jax.data.world_build import WorldFiles, _write_docs  # one JSONL writer for both worlds
 from spice_jax.sft_data import Example, write_examples
 from spice_jax.spice import prompts as prompts_lib
 
@@ -67,15 +66,6 @@ def read_docs(path: str) -> list[ladder.LadderDoc]:
       out.append(ladder.LadderDoc(r["doc_id"], int(r["q0"]), tuple(r["ops"]),
                                   tuple(int(y) for y in r["operands"]), r["name"], r["item"]))
   return out
-
-
-def _write_docs(docs, path: str) -> str:
-  with open(path, "w", encoding="utf-8") as f:
-    for d in docs:
-      rec = dataclasses.asdict(d)
-      rec.update(id=d.doc_id, text=d.text)
-      f.write(json.dumps(rec) + "\n")
-  return path
 
 
 def build(out_dir: str, *, n_warm: int, n_spice: int, n_renamed: int, seed: int = 0,
