@@ -317,13 +317,18 @@ def program_bytes(w: Workload, facts: dict) -> dict[str, int]:
   e = engine_memory(w, 0.0, 0)
   pool = facts.get("pool_pages", e.pool_pages) * page_bytes_chip(w)
   f = {k: pool_temps(w.platform, k, w.model.n_layers) for k in ("window", "prefill")}
-  # The pre-pass holds the gathered output vocabulary matrix, one layer's f32 output and
-  # (TPU) the scan's stacked copy of the layer params, cast to the compute dtype before the
-  # stack (no gradient needs the f32 copy): pre-pass within 15% of the TPU compiler on
-  # Qwen3-4B and Qwen3-8B, v5p-64 and v6e-64 (plan/compiler 0.85-1.07).
-  fwd = (vocab_bytes(w.model, w.mesh[2]) * w.compute_bytes // 4
-         + rows_chip * w.update.T * w.model.d_model * 4
-         + (pb.layers * w.compute_bytes // 4 if w.platform == "tpu" else 0))
+  # The pre-pass (TPU memory-usage report of Llama-3.1-8B, 2 layers, T=12288) runs in two
+  # phases that share one region: the layer scan holds four [r, T, F] MLP intermediates and
+  # the hidden state in the compute dtype; the head holds the gathered output vocabulary
+  # matrix and the hidden state. On TPU the scan's stacked copy of the layer params, cast to
+  # the compute dtype, lives beside both. Within 15% of the TPU compiler on the four paper
+  # configs (plan/compiler 0.86-1.12 over six config x slice pairs, 2026-12-07).
+  cb = w.compute_bytes
+  hidden = rows_chip * w.update.T * w.model.d_model * cb
+  scan = 4 * rows_chip * w.update.T * (w.model.mlp_dim // w.mesh[2]) * cb
+  head = vocab_bytes(w.model, w.mesh[2]) * cb // 4
+  fwd = (max(scan, head) + hidden
+         + (pb.layers * cb // 4 if w.platform == "tpu" else 0))
   out = {"update/prepass": pb.total + rows + fwd,
          "update/grads": 2 * pb.total + rows + act,
          "update/step": u.state + pb.total,
