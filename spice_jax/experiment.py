@@ -201,8 +201,13 @@ def run(cfg, workdir: str, command: str = "") -> dict:
     probes[seed] = probe_run(runs[("spice", seed)], dev_docs, cfg)
     times[f"probe s{seed}"] = time.perf_counter() - t
   times["total"] = time.perf_counter() - t0
+  max_depth, grade_gold = 0, None          # world: no depths, report's default grader
+  if depth_of is not None:
+    from spice_jax.data import ladder
+    max_depth, grade_gold = int(cfg.world.max_depth), ladder.gold_is_true
   return report.write(workdir, curves=curves, runs=runs, probes=probes, times=times,
-                      n_items=len(items), command=command)
+                      n_items=len(items), command=command, max_depth=max_depth,
+                      grade_gold=grade_gold)
 
 
 def _log_to_file(workdir: str) -> None:

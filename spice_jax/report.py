@@ -11,6 +11,7 @@ problems renamed: fitting of the training problems, not generalisation).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Mapping
@@ -72,10 +73,13 @@ def checkpoint_table(curves, held_out: str = HEADLINE) -> str:
   return "\n".join(lines)
 
 
-def _gold_accuracy(run_dir: str, first: bool) -> float:
+def _gold_accuracy(run_dir: str, first: bool, grade=None) -> float:
   """Share of valid tasks (first or last tenth of the iterations, audit trail) whose gold
-  equals the generator's value for the question as written (`world.gold_is_true`)."""
-  from spice_jax.data import world
+  equals the generator's value for the question as written: grade(question, gold) -> bool
+  | None (default `data.world.gold_is_true`; None: not gradable, left out)."""
+  if grade is None:
+    from spice_jax.data import world
+    grade = world.gold_is_true
   path = os.path.join(run_dir, "audit", "tasks.jsonl")
   if not os.path.exists(path):
     return float("nan")
@@ -85,14 +89,15 @@ def _gold_accuracy(run_dir: str, first: bool) -> float:
   last = max(r["step"] for r in recs)
   tenth = max(1, last // 10)
   keep = [r for r in recs if (r["step"] <= tenth if first else r["step"] > last - tenth)]
-  graded = [world.gold_is_true(r["question"], r["gold"]) for r in keep]
+  graded = [grade(r["question"], r["gold"]) for r in keep]
   graded = [g for g in graded if g is not None]
   return sum(graded) / len(graded) if graded else float("nan")
 
 
-def dynamics_table(runs) -> str:
+def dynamics_table(runs, grade=None) -> str:
   """Challenger valid rate, mean pass rate of its valid tasks, r_C and gold accuracy (graded
-  by the generator), first vs last iteration (gold: first vs last tenth of the run)."""
+  by the generator: `grade`, as `_gold_accuracy`), first vs last iteration (gold: first vs
+  last tenth of the run)."""
   lines = ["| run | valid rate first→last | pass rate first→last | r_C first→last | "
            "gold correct first→last |", "|---|---|---|---|---|"]
   for (name, seed), d in runs.items():
@@ -101,11 +106,85 @@ def dynamics_table(runs) -> str:
       continue
     f, l = recs[0], recs[-1]
     cell = lambda k: f"{f.get(k, float('nan')):.2f} → {l.get(k, float('nan')):.2f}"
-    gold = f"{_gold_accuracy(d, True):.2f} → {_gold_accuracy(d, False):.2f}"
+    gold = f"{_gold_accuracy(d, True, grade):.2f} → {_gold_accuracy(d, False, grade):.2f}"
     lines.append(f"| {name} s{seed} | {cell('challenger/valid_rate')} | "
                  f"{cell('challenger/pass_rate_mean')} | {cell('challenger/reward_mean')} | "
                  f"{gold} |")
   return "\n".join(lines)
+
+
+def depth_table(curves, held_out: str, max_depth: int) -> str:
+  """Accuracy per depth (a ladder world's `<set>_d<k>` benchmarks): start and end per
+  variant, mean ± std over seeds, and the gain per depth."""
+  ks = range(1, max_depth + 1)
+  lines = ["| variant | " + " | ".join(f"d{k} start→end (gain)" for k in ks) + " |",
+           "|---|" + "---|" * max_depth]
+  for name, seeds in _by_variant(curves).items():
+    cells = []
+    for k in ks:
+      key = f"{held_out}_d{k}"
+      st = [c[min(c)].get(key, float("nan")) for c in seeds.values()]
+      en = [c[max(c)].get(key, float("nan")) for c in seeds.values()]
+      cells.append(f"{_ms(st)} → {_ms(en)} ({_ms([e - s for s, e in zip(st, en)])})")
+    lines.append(f"| {name} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def _curriculum(run_dir: str) -> list[dict]:
+  path = os.path.join(run_dir, "curriculum.jsonl")
+  return metrics_lib.read(path) if os.path.exists(path) else []
+
+
+def curriculum_table(runs, max_depth: int) -> str:
+  """Per variant (mean over seeds): the Challenger's mean valid-task depth over the first
+  and the last ten iterations, the share of golds matching no stated result, and the
+  Reasoner's pass rate per depth over the last ten iterations (`curriculum.jsonl`)."""
+  from spice_jax.eval import decision
+  by: dict = {}
+  for (name, _), d in runs.items():
+    recs = sorted(_curriculum(d), key=lambda r: r["step"])
+    if recs:
+      by.setdefault(name, []).append(recs)
+  ks = range(1, max_depth + 1)
+  lines = ["| variant | mean depth, iterations 1-10 | 31-40 | shift ± SE | unknown depth | "
+           + " | ".join(f"pass d{k}" for k in ks) + " |",
+           "|---|---:|---:|---:|---:|" + "---:|" * max_depth]
+
+  def avg(recs, key):
+    xs = [float(r[key]) for r in recs if key in r]
+    return sum(xs) / len(xs) if xs else float("nan")
+
+  def finite_mean(xs):
+    xs = [x for x in xs if not np.isnan(x)]
+    return sum(xs) / len(xs) if xs else float("nan")
+
+  for name, runs_ in by.items():
+    early = [avg(r[:10], "curriculum/mean_depth") for r in runs_]
+    late = [avg(r[-10:], "curriculum/mean_depth") for r in runs_]
+    shift = [x for x in (decision.depth_shift(r) for r in runs_) if not np.isnan(x)]
+    sh = decision.paired(shift) if shift else None
+    unk = [avg(r, "curriculum/depth_unknown") for r in runs_]
+    passes = [finite_mean([avg(r[-10:], f"curriculum/pass_rate_d{k}") for r in runs_])
+              for k in ks]
+    lines.append(f"| {name} | {finite_mean(early):.2f} | {finite_mean(late):.2f} | "
+                 + (f"{sh.diff:+.2f} ± {sh.se:.2f}" if sh else "-")
+                 + f" | {finite_mean(unk):.2f} | " + " | ".join(f"{p:.2f}" for p in passes)
+                 + " |")
+  return "\n".join(lines)
+
+
+def hypotheses(curves, runs, held_out: str = HEADLINE) -> list:
+  """The pre-registered H1-H3 and the lr=0 check (`eval.decision.Outcome`s) on one held-out
+  set: gains from `curves`, depth shifts from each run's `curriculum.jsonl`."""
+  from spice_jax.eval import decision
+  gains = {name: [c[max(c)][held_out] - c[min(c)][held_out] for c in seeds.values()]
+           for name, seeds in _by_variant(curves).items()}
+  shifts: dict = {}
+  for (name, _), d in runs.items():
+    recs = _curriculum(d)
+    if recs:
+      shifts.setdefault(name, []).append(decision.depth_shift(recs))
+  return decision.hypotheses(gains, shifts)
 
 
 def provenance() -> str:
@@ -149,8 +228,11 @@ def summary_line(stats: Mapping[str, dict], label: str = "") -> str:
 
 
 def write(workdir: str, *, curves, runs, probes, times, n_items: int,
-          command: str = "") -> dict:
-  """report.md, accuracy.png (titled with `command` and `provenance()`) and summary.json."""
+          command: str = "", max_depth: int = 0, grade_gold=None) -> dict:
+  """report.md, accuracy.png (titled with `command` and `provenance()`) and summary.json.
+  max_depth > 0 (a ladder world): also accuracy per depth, the curriculum and the
+  pre-registered hypotheses (`eval.decision`). grade_gold: the world's gold grader for the
+  dynamics table (`_gold_accuracy`)."""
   from spice_jax.eval import coevolution
   tables = {h: ablation_table(curves, h) for h in SETS}
   parts = [f"# SPICE world experiment\n\nHeld-out tasks: {n_items}, graded against the "
@@ -161,7 +243,19 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int,
     parts += [f"## Held-out Reasoner accuracy, set {h} (mean ± std over seeds)\n",
               tables[h][0], "", f"Per checkpoint ({h}, %):\n", checkpoint_table(curves, h),
               ""]
-  parts += ["## Challenger dynamics (training metrics)\n", dynamics_table(runs), ""]
+  outcomes = {h: hypotheses(curves, runs, h) for h in (HEADLINE, "dev")} if max_depth else {}
+  if max_depth:
+    from spice_jax.eval import decision
+    for h in (HEADLINE, "dev"):
+      parts += [f"## Accuracy per depth, set {h} (%, mean ± std over seeds)\n",
+                depth_table(curves, h, max_depth), ""]
+    parts += ["## Curriculum (valid Challenger tasks, `curriculum.jsonl` of each run)\n",
+              curriculum_table(runs, max_depth), ""]
+    for h in (HEADLINE, "dev"):
+      parts += [f"## Pre-registered hypotheses, set {h} (gains in points, depth shift in "
+                "depth units; holds: beyond 2 SE)\n", decision.to_markdown(outcomes[h]), ""]
+  parts += ["## Challenger dynamics (training metrics)\n", dynamics_table(runs, grade_gold),
+            ""]
   for seed, rows in probes.items():
     parts += [f"## Co-evolution probe (spice, seed {seed}; held-out documents)\n",
               coevolution.to_markdown(rows, rows[0].step)]
@@ -176,7 +270,8 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int,
        title=f"{command + chr(10) if command else ''}{provenance()}")
   table = "\n\n".join(f"held-out set {h} ({SETS[h]}):\n{tables[h][0]}" for h in SETS)
   out = {"table": table, "lines": lines, "line": lines[-1],
-         "stats": {h: tables[h][1] for h in SETS}, "times": times}
+         "stats": {h: tables[h][1] for h in SETS}, "times": times,
+         "hypotheses": {h: [dataclasses.asdict(o) for o in os_] for h, os_ in outcomes.items()}}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(out, f, indent=2)
   return dict(out, curves=curves)

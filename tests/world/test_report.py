@@ -57,3 +57,37 @@ def test_provenance_names_the_commit_that_runs():
   text = report.provenance()
   assert text.startswith(f"spice_jax {head or 'unknown'}")
   assert text.endswith(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"))
+
+
+def test_ladder_report_has_depths_curriculum_and_hypotheses(tmp_path):
+  """max_depth > 0: per-depth accuracy, the curriculum from each run's curriculum.jsonl and
+  the pre-registered outcomes (in report.md and summary.json)."""
+  def curve(start, end, d3_end):
+    c = {0: {"test": start, "dev": start, "train_renamed": start},
+         40: {"test": end, "dev": end, "train_renamed": end}}
+    for k in (1, 2, 3):
+      c[0][f"test_d{k}"] = c[0][f"dev_d{k}"] = start
+      c[40][f"test_d{k}"] = c[40][f"dev_d{k}"] = d3_end if k == 3 else end
+    return c
+
+  curves, runs = {}, {}
+  for seed, (g, depth) in enumerate([(0.10, 1.0), (0.12, 1.2), (0.11, 0.8)]):
+    curves[("spice", seed)] = curve(0.3, 0.3 + g, 0.9)
+    curves[("fixed_challenger", seed)] = curve(0.3, 0.3 + g / 2, 0.3)
+    for name, shift in (("spice", depth), ("fixed_challenger", 0.0)):
+      d = tmp_path / f"{name}_s{seed}"
+      d.mkdir()
+      with open(d / "curriculum.jsonl", "w") as f:
+        for s in range(1, 41):
+          f.write(json.dumps({"step": s, "curriculum/mean_depth": 2.0 + shift * (s > 30),
+                              "curriculum/depth_unknown": 0.1,
+                              "curriculum/pass_rate_d1": 0.9}) + "\n")
+      runs[(name, seed)] = str(d)
+  out = report.write(str(tmp_path), curves=curves, runs=runs, probes={}, times={},
+                     n_items=10, max_depth=3)
+  md = open(os.path.join(tmp_path, "report.md")).read()
+  assert "30.0 ± 0.0 → 90.0 ± 0.0 (60.0 ± 0.0)" in md           # spice's depth-3 cell
+  assert "| spice | 2.00 | 3.00 | +1.00 ± 0.12 | 0.10 | 0.90 | nan | nan |" in md
+  h = {(o["name"], o["statement"]): o["verdict"] for o in out["hypotheses"]["test"]}
+  assert h[("H1", "spice's gain exceeds fixed_challenger's")] == "holds"
+  assert h[("H2", "H2a and H2b")] == "holds"
