@@ -7,12 +7,16 @@ an override naming no field; `run(main)` turns that into
 `log_to_file(dir)` keeps an entry point's terminal for its progress bars and summary lines:
 absl/orbax/JAX INFO goes to `<dir>/log.txt`; warnings and errors are still shown.
 `stderr_to(path)` does the same for native libraries (libtpu) that write to file
-descriptor 2 themselves, for the span of a `with` block.
+descriptor 2 themselves, for the span of a `with` block. On a host with libtpu installed
+but no TPU (a CPU box with the test requirements), `log_to_file` also tells JAX that the CPU
+is its only backend (`cpu_only_host`), so that its first backend probe does not print a page
+of libtpu errors before falling back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib.util
 import os
 import sys
@@ -22,6 +26,33 @@ from typing import Callable, Sequence
 from absl import app, flags, logging
 
 from spice_jax.utils import configs, fs
+
+
+GPU_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin",
+               "jax_rocm7_plugin")
+
+
+def cpu_only_host(env=None, device_nodes=None, plugins=None) -> bool:
+  """True when JAX would end on the CPU anyway: no platform named (JAX_PLATFORMS), no TPU
+  device node (/dev/accel*, /dev/vfio/<n>) and no GPU plugin installed. The arguments
+  default to this host's (tests pass their own)."""
+  env = os.environ if env is None else env
+  if env.get("JAX_PLATFORMS") or env.get("JAX_PLATFORM_NAME"):
+    return False
+  if device_nodes is None:
+    device_nodes = glob.glob("/dev/accel*") + glob.glob("/dev/vfio/[0-9]*")
+  if plugins is None:
+    plugins = [p for p in GPU_PLUGINS if importlib.util.find_spec(p)]
+  return not device_nodes and not plugins
+
+
+def _cpu_if_only_cpu() -> None:
+  if cpu_only_host():
+    import jax   # noqa: PLC0415  (only where the CPU is all there is)
+    try:
+      jax.config.update("jax_platforms", "cpu")
+    except RuntimeError:   # a backend is already up: nothing left to spare
+      pass
 
 
 def log_to_file(directory: str, name: str = "log.txt") -> str:
@@ -45,6 +76,7 @@ def log_to_file(directory: str, name: str = "log.txt") -> str:
   logging.set_verbosity(logging.INFO)
   if flags.FLAGS.is_parsed():
     flags.FLAGS.stderrthreshold = "warning"    # absl copies >= WARNING to the terminal
+  _cpu_if_only_cpu()
   return path
 
 

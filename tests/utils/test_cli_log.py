@@ -68,3 +68,29 @@ def test_stderr_to_catches_native_writes_and_restores(tmp_path, capfd):
   err = capfd.readouterr().err
   assert err == "after\n"
   assert open(path).read() == "native line\n"
+
+
+def test_cpu_only_host_is_decided_by_env_devices_and_plugins():
+  from spice_jax.utils import cli
+  assert cli.cpu_only_host(env={}, device_nodes=[], plugins=[])
+  assert not cli.cpu_only_host(env={"JAX_PLATFORMS": "tpu"}, device_nodes=[], plugins=[])
+  assert not cli.cpu_only_host(env={}, device_nodes=["/dev/accel0"], plugins=[])
+  assert not cli.cpu_only_host(env={}, device_nodes=[], plugins=["jax_cuda12_plugin"])
+
+
+def test_no_libtpu_chatter_on_a_cpu_host_terminal(tmp_path):
+  """libtpu is installed here (test requirements) and there is no TPU: an entry point's
+  terminal stays free of libtpu's probe errors, and JAX runs on the CPU."""
+  from spice_jax.utils import cli
+  if not cli.cpu_only_host(env={}):
+    return   # a host with an accelerator: the property is about CPU hosts only
+  program = ("import sys, jax\nfrom absl import app\nfrom spice_jax.utils import cli\n"
+             "def main(argv):\n  cli.log_to_file(argv[1])\n"
+             "  print('backend', jax.default_backend(), len(jax.devices()))\napp.run(main)\n")
+  env = {k: v for k, v in os.environ.items() if k not in ("JAX_PLATFORMS", "JAX_PLATFORM_NAME")}
+  env["PYTHONPATH"] = ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
+  p = subprocess.run([sys.executable, "-c", program, str(tmp_path / "run")],
+                     capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+  assert p.returncode == 0, p.stderr[-2000:]
+  assert "backend cpu" in p.stdout
+  assert "libtpu" not in p.stderr and "TPU_WORKER" not in p.stderr, p.stderr[-2000:]
