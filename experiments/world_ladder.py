@@ -37,6 +37,11 @@ from experiments import world_small
 PRESET = "world-ladder"   # world-small with a 512-token vocabulary (spice_jax/models/presets.py)
 MAX_DEPTH = 6
 REASONER_DEPTHS = (1, 2)
+# The warm start's example mix (pre-registration: steps and example mix may change, judged on
+# dev). Attempt 1 (1x, 2026-12-07) failed acceptance: dev depth 1 5.6 % vs depth 6 0.0 %; the
+# warm Reasoner got 18 % of its own taught depth-1 problems (it did not fit the arithmetic).
+# Attempt 2: each Reasoner example 4 times.
+REASONER_REPEAT = 4
 
 
 def sft_config() -> ml_collections.ConfigDict:
@@ -68,7 +73,8 @@ SEEDS = (0, 1, 2, 3, 4)
 def world_config() -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(kind="ladder", n_warm=1200, n_spice=300, n_renamed=50,
                                         seed=0, max_depth=MAX_DEPTH,
-                                        reasoner_depths=REASONER_DEPTHS))
+                                        reasoner_depths=REASONER_DEPTHS,
+                                        reasoner_repeat=REASONER_REPEAT))
 
 
 def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:

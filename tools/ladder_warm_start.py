@@ -8,7 +8,10 @@ It runs the product's own path, as `spice_jax.experiment` does for world_ladder.
 `sft` config (from scratch, tokenizer trained on the examples), cut after --steps if given.
 The model files (`model.safetensors`, `config.json`, tokenizer files) and `fingerprint.json`
 (losses, tokenizer and model hashes, per-tensor statistics: `world_warm_start.fingerprint`)
-are copied to --out, with `timings.json` (wall seconds per stage). With --spice_iterations=N
+are copied to --out, with `timings.json` (wall seconds per stage) and `accuracy.json`: the
+warm Reasoner's greedy accuracy per depth on dev (the pre-registered acceptance reads depth 1
+minus depth 6 there) and on its own warm-start problems (depths 1-3: whether it fit what it
+was taught). With --spice_iterations=N
 it then builds the corpus and runs N SPICE iterations of the `spice` variant from that warm
 start (`experiment.run_variant`), writes the run's curriculum metrics and plot
 (`experiment.curriculum_run`) and prints the last iteration's `curriculum/*` values: a check
@@ -29,6 +32,25 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def warm_accuracy(sft_dir: str, files, cfg, n_train: int = 300) -> dict:
+  """Greedy accuracy of the warm start per depth: dev (`dev_d1..`) and the first `n_train`
+  of its own Reasoner problems at depths 1-3 (`taught_d1..`; depth 3 was not taught)."""
+  from spice_jax.data import ladder, ladder_build
+  from spice_jax.eval import heldout
+  from spice_jax.eval.benchmarks import Item
+  from spice_jax.models import model as model_lib
+  items = ladder.eval_items(ladder_build.read_docs(files.dev_docs), "dev")
+  w = cfg.world
+  taught = []
+  for d in ladder.generate("warm", int(w.n_warm), int(w.seed), int(w.max_depth)):
+    if ladder.warm_role(d.root) == "reasoner":
+      taught += [Item(f"{d.doc_id}/d{r.difficulty}", r.question, str(r.value), "integer",
+                      f"taught_d{r.difficulty}") for r in d.results() if r.difficulty <= 3]
+  model = model_lib.load(sft_dir)
+  return heldout.accuracy(model, items + taught[:n_train],
+                          max_new_tokens=int(cfg.spice.spice.reasoner_max_tokens))
 
 
 def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
@@ -54,6 +76,11 @@ def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
     shutil.copyfile(os.path.join(sft_dir, name), os.path.join(out, name))
   with open(os.path.join(out, "fingerprint.json"), "w") as f:
     json.dump(dict(world_warm_start.fingerprint(sft_dir), steps=int(c.train.steps)), f, indent=1)
+  t = time.perf_counter()
+  acc = warm_accuracy(sft_dir, files, cfg)
+  times["accuracy"] = time.perf_counter() - t
+  with open(os.path.join(out, "accuracy.json"), "w") as f:
+    json.dump(acc, f, indent=1, sort_keys=True)
   last = {}
   if spice_iterations > 0:
     t = time.perf_counter()
@@ -73,7 +100,7 @@ def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
                         os.path.join(out, "spice_" + os.path.basename(name)))
   with open(os.path.join(out, "timings.json"), "w") as f:
     json.dump(times, f, indent=1)
-  return {"times": times, "curriculum": last}
+  return {"times": times, "accuracy": acc, "curriculum": last}
 
 
 def main(argv):

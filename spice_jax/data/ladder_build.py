@@ -37,10 +37,14 @@ def _check_depths(reasoner_depths: Sequence[int], max_depth: int) -> tuple[int, 
 
 
 def warm_examples(docs: Sequence[ladder.LadderDoc], seed: int = 0,
-                  reasoner_depths: Sequence[int] = (1, 2)) -> list[Example]:
+                  reasoner_depths: Sequence[int] = (1, 2),
+                  reasoner_repeat: int = 1) -> list[Example]:
   """Challenger examples (documents of Challenger-role roots): one per depth, the compact
   free-form reply asking for that result. Reasoner examples (the other documents): one per
-  result whose depth is in `reasoner_depths`, the steps then the boxed value. Shuffled."""
+  result whose depth is in `reasoner_depths`, the steps then the boxed value, each
+  `reasoner_repeat` times (the example mix: more passes over the arithmetic). Shuffled."""
+  if int(reasoner_repeat) < 1:
+    raise ValueError(f"reasoner_repeat {reasoner_repeat}: expected >= 1")
   out = []
   for d in docs:
     results = d.results()
@@ -49,7 +53,8 @@ def warm_examples(docs: Sequence[ladder.LadderDoc], seed: int = 0,
       out += [Example("challenger", msgs, ladder.challenger_target(r)) for r in results]
     else:
       out += [Example("reasoner", tuple(prompts_lib.reasoner_messages(r.question)),
-                      ladder.solution(r)) for r in results if r.difficulty in reasoner_depths]
+                      ladder.solution(r)) for r in results if r.difficulty in reasoner_depths
+              for _ in range(int(reasoner_repeat))]
   random.Random(seed).shuffle(out)
   return out
 
@@ -69,8 +74,8 @@ def read_docs(path: str) -> list[ladder.LadderDoc]:
 
 
 def build(out_dir: str, *, n_warm: int, n_spice: int, n_renamed: int, seed: int = 0,
-          max_depth: int = ladder.MAX_DEPTH, reasoner_depths: Sequence[int] = (1, 2)
-          ) -> WorldFiles:
+          max_depth: int = ladder.MAX_DEPTH, reasoner_depths: Sequence[int] = (1, 2),
+          reasoner_repeat: int = 1) -> WorldFiles:
   """Writes the five files; dev and test hold one document per root of their half of the
   eval split (the same problems for every seed), train_renamed `n_renamed` documents."""
   ds = _check_depths(reasoner_depths, int(max_depth))
@@ -80,7 +85,8 @@ def build(out_dir: str, *, n_warm: int, n_spice: int, n_renamed: int, seed: int 
   renamed = ladder.train_renamed_documents(spice, n_renamed, seed)
   path = lambda name: os.path.join(out_dir, name)
   return WorldFiles(
-      write_examples(warm_examples(warm, seed, ds), path("warm_examples.jsonl")),
+      write_examples(warm_examples(warm, seed, ds, reasoner_repeat),
+                     path("warm_examples.jsonl")),
       _write_docs(spice, path("spice_docs.jsonl")),
       _write_docs(ladder.heldout_documents("dev", seed, max_depth), path("dev_docs.jsonl")),
       _write_docs(ladder.heldout_documents("test", seed, max_depth), path("test_docs.jsonl")),

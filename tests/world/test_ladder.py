@@ -192,3 +192,15 @@ def test_experiment_builds_the_ladder_world_by_kind(tmp_path):
   assert world_ladder.get_config("spice").model.arch == "world-ladder"
   assert world_ladder.get_config("sft").model.preset == "world-ladder"
   assert world_ladder.get_config("demo").spice.train.iterations == 40
+
+
+def test_reasoner_repeat_multiplies_only_the_reasoner_examples():
+  warm = ladder.generate("warm", 40, seed=0, max_depth=4)
+  one = ladder_build.warm_examples(warm, 0, (1, 2), reasoner_repeat=1)
+  three = ladder_build.warm_examples(warm, 0, (1, 2), reasoner_repeat=3)
+  count = lambda ex, role: collections.Counter(
+      json.dumps(e.to_json(), sort_keys=True) for e in ex if e.role == role)
+  assert count(three, "challenger") == count(one, "challenger")
+  assert count(three, "reasoner") == {k: 3 * v for k, v in count(one, "reasoner").items()}
+  with pytest.raises(ValueError, match="reasoner_repeat"):
+    ladder_build.warm_examples(warm, 0, (1, 2), reasoner_repeat=0)
