@@ -10,6 +10,7 @@ newest one is unreadable (e.g. files damaged after the commit).
 from __future__ import annotations
 
 import json
+import logging as std_logging
 import os
 from typing import Any
 
@@ -154,6 +155,13 @@ def read_meta(workdir_or_ckpt: str, step: int | None = None) -> tuple[int, dict,
   return step, meta, os.fspath(root)
 
 
+class _ReadOnlyNotice(std_logging.Filter):
+  """Drops orbax's warning that a directory we opened read-only is read-only."""
+
+  def filter(self, record) -> bool:
+    return "is read only" not in record.getMessage()
+
+
 def load_params(workdir_or_ckpt: str, step: int | None = None, *, mesh=None):
   """Params of a training checkpoint as a `spice_jax.models.Model` (for eval / export).
 
@@ -166,7 +174,15 @@ def load_params(workdir_or_ckpt: str, step: int | None = None, *, mesh=None):
   shard = parallel.unbox(models.param_shardings(cfg, mesh))
   abstract = jax.tree.map(lambda a, sh: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh),
                           parallel.unbox(models.abstract_params(cfg)), shard)
-  mngr = ocp.CheckpointManager(root, options=ocp.CheckpointManagerOptions(read_only=True))
+  # Read-only with the settings it implies, and without orbax's notice that it is read-only:
+  # an evaluation's terminal shows no warning per checkpoint it loads.
+  notice = _ReadOnlyNotice()
+  std_logging.getLogger("absl").addFilter(notice)
+  try:
+    mngr = ocp.CheckpointManager(root, options=ocp.CheckpointManagerOptions(
+        read_only=True, save_interval_steps=0, create=False))
+  finally:
+    std_logging.getLogger("absl").removeFilter(notice)
   out = mngr.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract)))
   mngr.close()
   return models.Model(cfg, out["params"], tok, mesh, meta.get("dtype", "float32"),

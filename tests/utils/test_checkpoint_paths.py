@@ -59,3 +59,14 @@ def test_a_missing_run_or_step_is_one_line(relative_run, call, match):
   with pytest.raises(FileNotFoundError, match=match) as e:
     call()
   assert "\n" not in str(e.value)
+
+
+def test_loading_a_checkpoint_warns_about_nothing(relative_run, caplog):
+  """An evaluation loads one checkpoint per step: orbax's notices about the read-only
+  manager it was asked for do not reach the terminal (the absl logger's warnings)."""
+  import logging
+  with caplog.at_level(logging.WARNING):
+    checkpointing.load_params("runs/x")
+  assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+  assert not any(isinstance(f, checkpointing._ReadOnlyNotice)
+                 for f in logging.getLogger("absl").filters)
