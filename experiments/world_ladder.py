@@ -38,9 +38,11 @@ PRESET = "world-ladder"   # world-small with a 512-token vocabulary (spice_jax/m
 MAX_DEPTH = 6
 REASONER_DEPTHS = (1, 2)
 # The warm start's example mix (pre-registration: steps and example mix may change, judged on
-# dev). Attempt 1 (1x, 2026-12-07) failed acceptance: dev depth 1 5.6 % vs depth 6 0.0 %; the
-# warm Reasoner got 18 % of its own taught depth-1 problems (it did not fit the arithmetic).
-# Attempt 2: each Reasoner example 4 times.
+# dev; every attempt is listed in experiments/README.md, "Ladder warm-start attempts").
+# Attempt 1 (1x): dev depth 1 5.6 % vs depth 6 0.0 %; 18 % on its own taught depth-1 problems.
+# Attempt 2 (4x): taught depth 1 96 %, depth 2 64 %, but dev depth 1 10.1 % vs depth 6 1.1 %:
+# it fits what it is taught and does not carry the arithmetic to unseen starts. Both fail the
+# acceptance check; the ablation waits for a world whose arithmetic the model can learn.
 REASONER_REPEAT = 4
 
 
