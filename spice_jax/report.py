@@ -130,6 +130,12 @@ def depth_table(curves, held_out: str, max_depth: int) -> str:
   return "\n".join(lines)
 
 
+def _finite_mean(xs) -> float:
+  """Mean of the non-NaN values of `xs`; NaN when there are none."""
+  xs = [x for x in xs if not np.isnan(x)]
+  return float(np.mean(xs)) if xs else float("nan")
+
+
 def _curriculum(run_dir: str) -> list[dict]:
   path = os.path.join(run_dir, "curriculum.jsonl")
   return metrics_lib.read(path) if os.path.exists(path) else []
@@ -151,24 +157,18 @@ def curriculum_table(runs, max_depth: int) -> str:
            "|---|---:|---:|---:|---:|" + "---:|" * max_depth]
 
   def avg(recs, key):
-    xs = [float(r[key]) for r in recs if key in r]
-    return sum(xs) / len(xs) if xs else float("nan")
-
-  def finite_mean(xs):
-    xs = [x for x in xs if not np.isnan(x)]
-    return sum(xs) / len(xs) if xs else float("nan")
+    return _finite_mean([float(r[key]) for r in recs if key in r])
 
   for name, runs_ in by.items():
-    early = [avg(r[:10], "curriculum/mean_depth") for r in runs_]
-    late = [avg(r[-10:], "curriculum/mean_depth") for r in runs_]
+    early, late = zip(*(decision.depth_windows(r) for r in runs_))
     shift = [x for x in (decision.depth_shift(r) for r in runs_) if not np.isnan(x)]
     sh = decision.paired(shift) if shift else None
     unk = [avg(r, "curriculum/depth_unknown") for r in runs_]
-    passes = [finite_mean([avg(r[-10:], f"curriculum/pass_rate_d{k}") for r in runs_])
+    passes = [_finite_mean([avg(r[-10:], f"curriculum/pass_rate_d{k}") for r in runs_])
               for k in ks]
-    lines.append(f"| {name} | {finite_mean(early):.2f} | {finite_mean(late):.2f} | "
+    lines.append(f"| {name} | {_finite_mean(early):.2f} | {_finite_mean(late):.2f} | "
                  + (f"{sh.diff:+.2f} ± {sh.se:.2f}" if sh else "-")
-                 + f" | {finite_mean(unk):.2f} | " + " | ".join(f"{p:.2f}" for p in passes)
+                 + f" | {_finite_mean(unk):.2f} | " + " | ".join(f"{p:.2f}" for p in passes)
                  + " |")
   return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from typing import Mapping, Sequence
 
 HOLDS, REVERSED, NOT_SEPARATED = "holds", "reversed", "not separated"
@@ -22,16 +23,12 @@ PAPER_ORDER = ("spice", "rzero", "threshold", "absolute_zero")
 PLACED = ("plateau", "grounding_regret")   # placed in that order by the same rule
 
 
-def _mean(xs: Sequence[float]) -> float:
-  return sum(xs) / len(xs)
+_mean = statistics.fmean
 
 
 def _var(xs: Sequence[float]) -> float:
   """Sample variance (ddof=1); 0 for a single value (no spread measured)."""
-  if len(xs) < 2:
-    return 0.0
-  m = _mean(xs)
-  return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+  return statistics.variance(xs) if len(xs) >= 2 else 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,17 +67,23 @@ def paired(d: Sequence[float]) -> Comparison:
   return Comparison(diff, se, _verdict(diff, se))
 
 
-def depth_shift(records: Sequence[Mapping], first: int = 10, last: int = 10,
-                key: str = "curriculum/mean_depth") -> float:
-  """A run's mean task depth over its last `last` iterations minus over its first `first`
-  (records: `curriculum.jsonl`, one per iteration, by step; iterations without tasks of
-  known depth are skipped). NaN when either window has no value."""
+def depth_windows(records: Sequence[Mapping], first: int = 10, last: int = 10,
+                  key: str = "curriculum/mean_depth") -> tuple[float, float]:
+  """A run's mean task depth over its first `first` and its last `last` iterations (records:
+  `curriculum.jsonl`, one per iteration, by step; iterations without tasks of known depth
+  are skipped); NaN for a window with no value."""
   recs = sorted(records, key=lambda r: r["step"])
   early = [float(r[key]) for r in recs[:first] if key in r]
   late = [float(r[key]) for r in recs[-last:] if key in r]
-  if not early or not late:
-    return float("nan")
-  return _mean(late) - _mean(early)
+  return (_mean(early) if early else float("nan"), _mean(late) if late else float("nan"))
+
+
+def depth_shift(records: Sequence[Mapping], first: int = 10, last: int = 10,
+                key: str = "curriculum/mean_depth") -> float:
+  """Mean task depth over the last `last` iterations minus over the first `first`
+  (`depth_windows`); NaN when either window has no value."""
+  early, late = depth_windows(records, first, last, key)
+  return late - early
 
 
 @dataclasses.dataclass(frozen=True)
