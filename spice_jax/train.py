@@ -11,7 +11,6 @@ finish the current iteration, save, and exit cleanly.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import math
@@ -329,23 +328,22 @@ def _play(run: Run, it: int, seed: int):
   res = run.selfplay.iteration(params, docs[part], seed=seed, step=it + 1,
                                doc_offset=part.start, report_results=not run.gathered)
   if run.gathered:
-    # Host work is done; the (global) update needs every process's rows, and process 0
-    # reports every document: gather the plays, in global document order.
+    # Host work is done. Every process needs every process's training rows (the update is
+    # global) and the same metrics (guardrail decisions must agree), which only need the
+    # plays' numbers; process 0 alone writes the audit, so it alone receives the records.
     received = hosts.BYTES_RECEIVED["bytes"]
-    every = hosts.allgather_objects((res.plays, dict(res.counters)))
-    plays = [p for ps, _ in every for p in ps]
-    res.trajectories = run.selfplay.trajectories(plays)
-    counters = collections.Counter()
-    for i, (_, c) in enumerate(every):
-      counters.update({k: v for k, v in c.items() if not k.startswith("time/")})
-      for k, v in c.items():   # wall time: the slowest process
-        if k.startswith("time/"):
-          counters[k] = max(counters[k], v)
-      counters[f"host/answers_verified_p{i}"] = c.get("host/answers_verified", 0)
-      counters[f"host/outputs_parsed_p{i}"] = c.get("host/outputs_parsed", 0)
-    res.metrics, res.audit = run.selfplay.report(plays, counters, it + 1)
-    # What this process received from the others this iteration (process 0's is recorded).
+    every = hosts.allgather_objects(
+        (res.trajectories, selfplay_lib.for_metrics(res.plays), dict(res.counters)))
+    res.trajectories, plays, counters = selfplay_lib.merge_parts(every)
+    res.metrics = run.selfplay.metrics(plays, counters)
+    everyone = hosts.BYTES_RECEIVED["bytes"] - received   # the same on every process
+    records = run.selfplay.audit(res.plays, it + 1) if rc.train.audit else []
+    audits = hosts.gather_to_first(records, f"audit/{it + 1}/{run.guard.rollbacks}")
+    res.audit = [r for recs in audits for r in recs] if audits is not None else []
+    # What this process received from the others this iteration (process 0's is recorded):
+    # rows and metric records, which every process receives, then the audit records.
     res.metrics["host/bytes_received"] = hosts.BYTES_RECEIVED["bytes"] - received
+    res.metrics["host/bytes_received_by_every_process"] = everyone
   return res
 
 

@@ -3,8 +3,9 @@
 SPICE's groups never cross documents, so each process plays its own slice of the global
 batch on its own devices; only the update is global. These helpers move data across that
 boundary: a process's slice of the batch, a local copy of global parameters for its
-sampler, and Python records gathered from every process (`BYTES_RECEIVED` counts what
-this process received of them).
+sampler, Python records gathered from every process to every process (what all of them
+need: the update's rows) or to process 0 alone (what only it writes: the audit trail);
+`BYTES_RECEIVED` counts what this process received of them.
 """
 
 from __future__ import annotations
@@ -80,3 +81,34 @@ def allgather_objects(obj: Any) -> list[Any]:
   return [pickle.loads(every[i, :int(sizes[i, 0])].tobytes())
           for i in range(jax.process_count())]
 
+
+GATHER_TIMEOUT_S = 600.0
+
+
+def gather_to_first(obj: Any, key: str, timeout_s: float = GATHER_TIMEOUT_S) -> list[Any] | None:
+  """Every process's `obj` on process 0, in process order; None on the others, which
+  receive nothing. `key` names this gather (unique while it runs, the same on every process).
+
+  The bytes go point-to-point to process 0's host through the key-value store of JAX's
+  coordination service (the one `jax.distributed.initialize` starts there; public JAX has
+  no gather-to-one), and are deleted once read.
+  """
+  if jax.process_count() == 1:
+    return [obj]
+  from jax._src import distributed   # pylint: disable=import-outside-toplevel
+  client = distributed.global_state.client
+  me = jax.process_index()
+  if me != 0:
+    client.key_value_set_bytes(f"spice_jax/{key}/{me}", pickle.dumps(obj))
+    return None
+  out = [obj]
+  for i in range(1, jax.process_count()):
+    name = f"spice_jax/{key}/{i}"
+    try:
+      data = client.blocking_key_value_get_bytes(name, int(timeout_s * 1000))
+    except Exception as e:  # the service raises its own error types
+      raise TimeoutError(f"process {i} sent no {key!r} records in {timeout_s:.0f} s: {e}") from e
+    client.key_value_delete(name)
+    BYTES_RECEIVED["bytes"] += len(data)
+    out.append(pickle.loads(data))
+  return out

@@ -32,7 +32,7 @@ def _spread(prefix: str, xs) -> dict[str, float]:
 
 
 def _lengths(role: str, samples) -> dict[str, float]:
-  lens = [len(s.tokens) for s in samples]
+  lens = [s.length for s in samples]
   return {f"{role}/response_len_mean": _mean(lens),
           f"{role}/response_len_max": float(max(lens)) if lens else 0.0,
           f"{role}/truncated_frac": _mean(s.finish == "length" for s in samples)}

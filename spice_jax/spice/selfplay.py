@@ -18,7 +18,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -53,6 +53,11 @@ class Sample:
   logprobs: np.ndarray
   text: str
   finish: str
+  length: int = -1                   # len(tokens); kept by `for_metrics`, which drops them
+
+  def __post_init__(self):
+    if self.length < 0:
+      self.length = len(self.tokens)
 
 
 @dataclasses.dataclass
@@ -158,6 +163,58 @@ def keep_preserving_ratio(n_valid: int, n_invalid: int, G: int) -> tuple[int, in
   if ki > n_invalid:  # not enough invalid ones to fill: take more valid
     kv, ki = keep - n_invalid, n_invalid
   return kv, ki
+
+
+def for_metrics(plays: Sequence[DocPlay]) -> list[DocPlay]:
+  """Copies of `plays` holding only what `SelfPlay.metrics` reads: no document, prompt, text,
+  token or log-prob (a sample keeps its length and finish). What host-local processes send
+  each other, so that every process computes the same metrics and guardrail decisions."""
+  def sample(s: Sample) -> Sample:
+    return Sample([], None, "", s.finish, s.length)
+
+  def answer(a: Answer) -> Answer:
+    return dataclasses.replace(a, sample=sample(a.sample))
+
+  out = []
+  for p in plays:
+    copies: dict[int, Attempt] = {}
+
+    def attempt(a: Attempt) -> Attempt:   # one copy per attempt: tasks and `kept` share it
+      if id(a) not in copies:
+        task = dataclasses.replace(a.task, question="", answer="", options=(), fields=None)
+        copies[id(a)] = dataclasses.replace(a, prompt=[], sample=sample(a.sample), task=task)
+      return copies[id(a)]
+
+    light = dataclasses.replace(
+        p, doc=None, selection=None, attempts=[attempt(a) for a in p.attempts],
+        kept=[attempt(a) for a in p.kept],
+        tasks=[dataclasses.replace(t, attempt=attempt(t.attempt), prompt=[], gold="",
+                                   answers=[answer(a) for a in t.answers],
+                                   grounded_answers=[answer(a) for a in t.grounded_answers])
+               for t in p.tasks])
+    light.rng = None                      # its choices are made; the state is 1 kB pickled
+    out.append(light)
+  return out
+
+
+def merge_parts(parts: Sequence[tuple[Sequence[Trajectory], Sequence[DocPlay], Mapping]]
+                ) -> tuple[list[Trajectory], list[DocPlay], collections.Counter]:
+  """One iteration's (training rows, plays, counters) from each process's part, in process
+  order: rows in `SelfPlay.trajectories`' order (every Challenger row, then every Reasoner
+  row), plays in global document order, counters summed (wall times: the slowest process;
+  each process's own host counters also kept under `_p<i>`)."""
+  rows = [t for r, _, _ in parts for t in r if t.role == "challenger"]
+  rows += [t for r, _, _ in parts for t in r if t.role != "challenger"]
+  plays = [p for _, ps, _ in parts for p in ps]
+  counters: collections.Counter = collections.Counter()
+  for i, (_, _, c) in enumerate(parts):
+    counters.update({k: v for k, v in c.items() if not k.startswith("time/")})
+    for k, v in c.items():
+      if k.startswith("time/"):
+        counters[k] = max(counters[k], v)
+    counters[f"host/answers_verified_p{i}"] = c.get("host/answers_verified", 0)
+    counters[f"host/outputs_parsed_p{i}"] = c.get("host/outputs_parsed", 0)
+  return rows, plays, counters
 
 
 class SelfPlay:
@@ -480,32 +537,38 @@ class SelfPlay:
 
   def report(self, plays: Sequence[DocPlay], counters, step: int):
     """(metrics, audit records) of plays (this process's, or every process's gathered)."""
+    return self.metrics(plays, counters), self.audit(plays, step)
+
+  def metrics(self, plays: Sequence[DocPlay], counters) -> dict:
+    """The iteration's metrics over `plays` (full records or their `for_metrics` copies);
+    with the grounded pass, its mean pass rate and regret over valid tasks, time and tokens."""
     metrics = report.metrics(plays, counters, self.cfg)
+    if self.grounded_pass:
+      tasks = [t for p in plays for t in p.tasks]
+      pg = np.array([t.grounded_pass_rate for t in tasks], np.float64)
+      p = np.array([t.pass_rate for t in tasks], np.float64)
+      metrics["challenger/grounded_pass_rate_mean"] = float(pg.mean()) if len(pg) else 0.0
+      metrics["challenger/grounding_regret_mean"] = float((pg - p).mean()) if len(pg) else 0.0
+      for k in ("time/sample_reasoner_grounded", "tokens/reasoner_grounded"):
+        metrics[k] = float(counters[k])
+    return metrics
+
+  def audit(self, plays: Sequence[DocPlay], step: int) -> list[dict]:
+    """One audit record per kept Challenger trajectory of `plays` (documents keep their
+    global index, so each process can build the records of its own documents)."""
     audit = report.audit(plays, step, self.cfg, grounded=self.grounded,
                          versions=self.versions, train_challenger=self.train_challenger)
-    if self.grounded_pass:
-      self._report_grounded(plays, counters, metrics, audit)
-    return metrics, audit
-
-  def _report_grounded(self, plays: Sequence[DocPlay], counters, metrics: dict,
-                       audit: list[dict]) -> None:
-    """The grounded pass in the metrics (mean grounded pass rate and regret over valid
-    tasks, its sampling time and tokens) and in each valid task's audit record."""
-    tasks = [t for p in plays for t in p.tasks]
-    pg = np.array([t.grounded_pass_rate for t in tasks], np.float64)
-    p = np.array([t.pass_rate for t in tasks], np.float64)
-    metrics["challenger/grounded_pass_rate_mean"] = float(pg.mean()) if len(pg) else 0.0
-    metrics["challenger/grounding_regret_mean"] = float((pg - p).mean()) if len(pg) else 0.0
-    for k in ("time/sample_reasoner_grounded", "tokens/reasoner_grounded"):
-      metrics[k] = float(counters[k])
-    kept = [(pl, a) for pl in plays for a in pl.kept]   # report.audit's record order
+    if not self.grounded_pass:
+      return audit
+    kept = [a for pl in plays for a in pl.kept]   # report.audit's record order
     if len(kept) != len(audit):
       raise SpiceError(f"audit has {len(audit)} records for {len(kept)} kept trajectories")
-    by_attempt = {id(t.attempt): t for t in tasks}
-    for (_, a), rec in zip(kept, audit):
+    by_attempt = {id(t.attempt): t for p in plays for t in p.tasks}
+    for a, rec in zip(kept, audit):
       t = by_attempt.get(id(a))
       if t is not None:
         rec["grounded_pass_rate"] = t.grounded_pass_rate
         rec["reasoner_grounded"] = [dict(answer=ans.sample.text[:report.MAX_AUDIT_CHARS],
                                          correct=ans.correct, reason=ans.reason)
                                     for ans in t.grounded_answers]
+    return audit

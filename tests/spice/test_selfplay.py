@@ -351,3 +351,40 @@ def test_grounding_regret_needs_a_corpus(tok, pool):
   with pytest.raises(ConfigError, match="needs a corpus"):
     selfplay.SelfPlay(_cfg(challenger_reward="grounding_regret", reward_params={}),
                       policy=actor, challenger=actor, pool=pool, grounded=False)
+
+
+def test_host_local_parts_rebuild_the_whole_iteration(tok, pool):
+  """What host-local processes exchange: each half's training rows and its plays stripped
+  by `for_metrics` rebuild the one-process iteration's rows (same order) and metrics (the
+  grounded pass's included); each half's own audit records, concatenated, are its audit."""
+  docs = [DOCS[0], DOCS[1], DOCS[0], DOCS[0]]
+  cfg = _cfg(num_docs=4, group_size=2, round_size=3, max_challenger_attempts=6,
+             challenger_reward="grounding_regret", reward_params={})
+
+  def play(part, offset, report_results=False):
+    sam = ScriptedSampler(tok, grounded_script(n_plain=1, n_grounded=3))
+    actor = selfplay.Actor(sam, tok, "chat", (2,))
+    sp = selfplay.SelfPlay(cfg, policy=actor, challenger=actor, pool=pool, sampler_batch=64,
+                           num_docs=len(docs))   # the global batch, as the trainer passes
+    return sp, sp.iteration("P", part, seed=5, step=2, doc_offset=offset,
+                            report_results=report_results)
+
+  sp, whole = play(docs, 0, report_results=True)
+  halves = [play(docs[:2], 0)[1], play(docs[2:], 2)[1]]
+  assert all(h.metrics == {} and h.audit == [] for h in halves)
+  light = [selfplay.for_metrics(h.plays) for h in halves]
+  rows, plays, counters = selfplay.merge_parts(
+      [(h.trajectories, lp, h.counters) for h, lp in zip(halves, light)])
+
+  key = lambda t: (t.role, t.group_id, list(t.completion_tokens), t.advantage, t.reward)
+  assert [key(t) for t in rows] == [key(t) for t in whole.trajectories]
+  assert sum(t.role == "reasoner" for t in rows) > 0
+  same = lambda m: {k: v for k, v in m.items() if not k.startswith(("time/", "host/"))}
+  assert same(sp.metrics(plays, counters)) == same(whole.metrics)
+  assert whole.metrics["challenger/grounded_pass_rate_mean"] == 0.75
+  assert [r for h in halves for r in sp.audit(h.plays, 2)] == whole.audit
+  # The stripped copies hold no text, token or document: far smaller than the records.
+  import pickle
+  text = pickle.dumps(light)
+  assert b"120 km" not in text and b"boxed" not in text
+  assert len(text) < len(pickle.dumps([h.plays for h in halves])) / 2

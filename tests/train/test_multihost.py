@@ -134,6 +134,8 @@ def test_host_local_two_processes_match_one(host_local_runs):
   for r in _jsonl(multi / "metrics.jsonl"):
     p0, p1 = r["host/outputs_parsed_p0"], r["host/outputs_parsed_p1"]
     assert p0 == p1 == r["host/outputs_parsed"] / 2 > 0
+    # Rows and metric numbers reach every process; the audit records process 0 alone.
+    assert r["host/bytes_received"] > r["host/bytes_received_by_every_process"] > 0
 
 
 @pytest.mark.slow
