@@ -61,6 +61,17 @@ class Firing:
   message: str
   evidence: dict
 
+  @property
+  def announce(self) -> bool:
+    """Whether the terminal shows this firing: every firing, except that a streak alarm
+    which keeps firing is shown at its patience and then at 2x, 4x, ... its patience (the
+    audit trail records every firing)."""
+    streak, patience = self.evidence.get("streak"), self.evidence.get("patience")
+    if not streak or not patience:
+      return True
+    times, rest = divmod(int(streak), int(patience))
+    return rest == 0 and times & (times - 1) == 0
+
   def to_json(self) -> dict:
     """Fields for the audit trail (without `step`): `audit.event(step, "guard", **f.to_json())`."""
     return dict(detector=self.detector, action=self.action, key=self.key,

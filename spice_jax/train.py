@@ -372,7 +372,7 @@ def train_iteration(run: Run, it: int) -> dict:
   decision = run.guard.decide(firings)
   for f in firings:
     run.audit.event(it + 1, "guard", **f.to_json())
-    logging.warning("guard: %s", f.message)
+    (logging.warning if f.announce else logging.info)("guard: %s", f.message)
   m["guard/decision"] = decision
   m["guard/firings"] = len(firings)
   if decision == "skip_update":

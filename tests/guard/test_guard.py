@@ -430,3 +430,15 @@ def test_logprob_mismatch_patience_and_config():
   c.logprob_mismatch.threshold = 0.9
   with pytest.raises(G.GuardError, match="guard.logprob_mismatch.threshold"):
     G.GuardConfig.from_config(c)
+
+
+def test_a_standing_alarm_reaches_the_terminal_at_1_2_4_8_times_its_patience():
+  guard = G.Guard(G.GuardConfig(entropy_collapse=G.EntropyCollapseConfig(
+      patience=3, threshold=0.1, keys=("entropy",), action="warn")))
+  results = _run(guard, [{"entropy": 0.01}] * 30)
+  shown = [f.evidence["streak"] for fs in results for f in fs if f.announce]
+  fired = [f.evidence["streak"] for fs in results for f in fs]
+  assert fired == list(range(3, 31))          # every iteration still fires (and is audited)
+  assert shown == [3, 6, 12, 24]
+  nonfinite = [f for fs in _run(G.Guard(), [{"loss": float("nan")}] * 3) for f in fs]
+  assert len(nonfinite) == 3 and all(f.announce for f in nonfinite)   # not a streak
