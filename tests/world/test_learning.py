@@ -5,8 +5,7 @@ problems* (held-out set "dev": quantity tuples neither role has seen in the warm
 the corpus; the Reasoner never reads any document) above the committed warm start by more
 than the seed-to-seed spread, and the lr=0 control stays exactly where it started. This runs
 the `make demo` configuration (the committed warm start, tests/world/warm_start/, checked by
-test_warm_start.py) with SPICE for 120 iterations (the experiment's length) and the lr=0
-control for 40, without the probe. It asserts on dev, not on test: the length and margin
+test_warm_start.py; SPICE for 120 iterations, the lr=0 control for 40) without the probe. It asserts on dev, not on test: the length and margin
 were chosen on dev, and a failure here must not lead to changes judged on the test set.
 
 Margin, by the rule fixed on 2026-12-06 before any dev number of the widened world was seen:
@@ -15,7 +14,7 @@ point, keep the larger of that and 2.5 points. Measured 2026-12-07 at commit 689
 quiet 2-core VM (238 dev tasks, warm start 58.4 %):
   * 40 iterations (the demo's length): gains +4.2, -2.1, +1.3 points (mean +1.1, std 3.2):
     the rule gives 10 points, which no seed reaches. At 40 iterations the unseen-problem gain
-    is within seed noise, so the test runs 120.
+    is within seed noise, so the demo (and this test) runs 120.
   * 120 iterations: gains +3.8, +3.8, +5.0 points (62.2 / 62.2 / 63.4 %; mean +4.2, std 0.73):
     3 x 0.73 = 2.2, rounded up: MIN_GAIN = 3 points. (The renamed training problems, a
     fitting measure, rose +18 / +15 / +21 points over the same runs.)
@@ -32,16 +31,16 @@ ITERATIONS, CONTROL_ITERATIONS, EVAL_EVERY = 120, 40, 40
 
 @pytest.mark.slow
 def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
-  import ml_collections
   from experiments import world_small
   from spice_jax import experiment
   cfg = world_small.experiment_config(demo=True)
   assert cfg.warm_start == world_small.WARM_START
   cfg.probe.seeds = ()
-  cfg.spice.train.iterations = ITERATIONS
-  cfg.spice.train.checkpoint_every = EVAL_EVERY
-  cfg.variants.lr0 = ml_collections.ConfigDict(
-      {"rl": {"lr": 0.0}, "train": {"iterations": CONTROL_ITERATIONS}})
+  # The lengths the margin was measured at.
+  assert cfg.spice.train.iterations == ITERATIONS
+  assert cfg.spice.train.checkpoint_every == EVAL_EVERY
+  assert cfg.variants.lr0.to_dict() == {"rl": {"lr": 0.0},
+                                        "train": {"iterations": CONTROL_ITERATIONS}}
   out = experiment.run(cfg, str(tmp_path))
   spice = out["curves"][("spice", 0)]
   lr0 = out["curves"][("lr0", 0)]
