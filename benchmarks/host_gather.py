@@ -54,7 +54,7 @@ def main(argv):
   config.train.iterations = _ITERATIONS.value
   P, B = _PROCESSES.value, config.spice.num_docs
   with tempfile.TemporaryDirectory() as workdir:
-    cli.log_to_file(os.path.join(workdir, "log.txt"))
+    cli.log_to_file(workdir)            # library logs to <workdir>/log.txt
     run = train.setup(config, workdir)
     print(f"{_RUN.value}: {B} documents over {P} processes, {_ITERATIONS.value} iterations")
     print(f"{'step':>4} {'rows':>5} {'before: every process':>22} {'now: every process':>19} "
