@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import time
+from typing import Any, Callable, NamedTuple
 
 from absl import app, logging
 
@@ -62,17 +63,27 @@ def _mark(path: str, payload) -> None:
     json.dump(payload, f, indent=2)
 
 
-def world_kind(cfg):
-  """(builder, eval_items, depth_of) of `cfg.world.kind`: "world" (`data.world_build`, the
-  default) or "ladder" (`data.ladder_build`, depths 1..max_depth). builder has `build` and
-  `read_docs`; depth_of(doc, gold) -> depth | None (None for a world without depths)."""
+class WorldKind(NamedTuple):
+  """What the experiment needs of a world. builder: has `build` and `read_docs`;
+  eval_items(docs, set) -> graded Items; depth_of(doc, gold) -> depth | None (None for a
+  world without depths); sets_of(benchmark) -> the held-out sets that pool it
+  (`eval.heldout._by_set`; None: the default, the benchmark's prefix)."""
+  builder: Any
+  eval_items: Callable
+  depth_of: Callable | None
+  sets_of: Callable | None
+
+
+def world_kind(cfg) -> WorldKind:
+  """The `WorldKind` of `cfg.world.kind`: "world" (`data.world_build`, the default) or
+  "ladder" (`data.ladder_build`, depths 1..max_depth; depth 1 pooled apart, `ladder.sets_of`)."""
   kind = cfg.world.get("kind", "world")
   if kind == "world":
     from spice_jax.data import world, world_build
-    return world_build, world.eval_items, None
+    return WorldKind(world_build, world.eval_items, None, None)
   if kind == "ladder":
     from spice_jax.data import ladder, ladder_build
-    return ladder_build, ladder.eval_items, ladder.depth_of
+    return WorldKind(ladder_build, ladder.eval_items, ladder.depth_of, ladder.sets_of)
   raise ValueError(f"config.world.kind: {kind!r}, expected 'world' or 'ladder'")
 
 
@@ -126,13 +137,17 @@ def run_variant(cfg, name: str, seed: int, sft_dir: str, corpus_dir: str, workdi
   return run_dir, time.perf_counter() - t0
 
 
-def evaluate_run(run_dir: str, items, cfg) -> dict:
+def evaluate_run(run_dir: str, items, cfg, sets_of=None) -> dict:
+  """Held-out accuracy per checkpoint (`eval.heldout.run_curve`, sets pooled by `sets_of`),
+  cached in <run>/heldout.json."""
   from spice_jax.eval import heldout
   path = os.path.join(run_dir, "heldout.json")
   if _done(path):
     with open(path) as f:
       return {int(k): v for k, v in json.load(f).items()}
-  curve = heldout.run_curve(run_dir, items, max_new_tokens=cfg.spice.spice.reasoner_max_tokens)
+  kw = {} if sets_of is None else {"sets_of": sets_of}
+  curve = heldout.run_curve(run_dir, items, max_new_tokens=cfg.spice.spice.reasoner_max_tokens,
+                            **kw)
   _mark(path, curve)
   return curve
 
@@ -160,7 +175,7 @@ def run(cfg, workdir: str, command: str = "") -> dict:
   command: how it was launched (the accuracy plot's title names it)."""
   from spice_jax import sft as sft_lib
   from spice_jax import report
-  builder, eval_items, depth_of = world_kind(cfg)
+  builder, eval_items, depth_of, sets_of = world_kind(cfg)
   os.makedirs(workdir, exist_ok=True)
   from spice_jax.utils import runtime
   # Every run compiles the same sampler/update shapes: a disk cache makes that once.
@@ -190,7 +205,7 @@ def run(cfg, workdir: str, command: str = "") -> dict:
       run_dir, secs = run_variant(cfg, name, seed, sft_dir, corpus_dir, workdir)
       times[f"{name} s{seed}"] = secs
       t = time.perf_counter()
-      curves[(name, seed)] = evaluate_run(run_dir, items, cfg)
+      curves[(name, seed)] = evaluate_run(run_dir, items, cfg, sets_of)
       times[f"{name} s{seed} eval"] = time.perf_counter() - t
       runs[(name, seed)] = run_dir
       if depth_of is not None:
@@ -201,13 +216,13 @@ def run(cfg, workdir: str, command: str = "") -> dict:
     probes[seed] = probe_run(runs[("spice", seed)], dev_docs, cfg)
     times[f"probe s{seed}"] = time.perf_counter() - t
   times["total"] = time.perf_counter() - t0
-  max_depth, grade_gold = 0, None          # world: no depths, report's default grader
+  max_depth, grade_gold, sets = 0, None, None  # world: no depths, report's defaults
   if depth_of is not None:
     from spice_jax.data import ladder
-    max_depth, grade_gold = int(cfg.world.max_depth), ladder.gold_is_true
+    max_depth, grade_gold, sets = int(cfg.world.max_depth), ladder.gold_is_true, ladder.SETS
   return report.write(workdir, curves=curves, runs=runs, probes=probes, times=times,
                       n_items=len(items), command=command, max_depth=max_depth,
-                      grade_gold=grade_gold)
+                      grade_gold=grade_gold, sets=sets)
 
 
 def _log_to_file(workdir: str) -> None:

@@ -6,7 +6,9 @@ curves: {(variant, seed): {step: {"test": acc, "test_d1": .., "dev": .., "dev_d2
 (`eval.heldout.accuracy` per checkpoint). Three held-out sets (`data.world`): "test" and
 "dev" (problems whose quantities no role has seen; test is the headline and the summary
 line, dev is the set every design choice was made on) and "train_renamed" (the SPICE corpus's
-problems renamed: fitting of the training problems, not generalisation).
+problems renamed: fitting of the training problems, not generalisation). A world may name its
+own sets (`write(sets=...)`, e.g. `data.ladder.SETS`: dev and test pool depths 2..D, depth 1
+is reported apart as `dev_facts` / `test_facts`).
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def ablation_table(curves, held_out: str = HEADLINE) -> tuple[str, dict]:
     start = [c[min(c)][held_out] for c in seeds.values()]
     end = [c[max(c)][held_out] for c in seeds.values()]
     gain = [e - s for s, e in zip(start, end)]
-    d1 = [c[max(c)].get(f"{held_out}_d1", 0.0) for c in seeds.values()]
-    d2 = [c[max(c)].get(f"{held_out}_d2", 0.0) for c in seeds.values()]
+    d1 = [c[max(c)][f"{held_out}_d1"] for c in seeds.values() if f"{held_out}_d1" in c[max(c)]]
+    d2 = [c[max(c)][f"{held_out}_d2"] for c in seeds.values() if f"{held_out}_d2" in c[max(c)]]
     stats[name] = dict(start=float(np.mean(start)), end=float(np.mean(end)),
                        gain=float(np.mean(gain)), gain_std=float(np.std(gain)),
                        end_std=float(np.std(end)))
@@ -228,18 +230,24 @@ def summary_line(stats: Mapping[str, dict], label: str = "") -> str:
 
 
 def write(workdir: str, *, curves, runs, probes, times, n_items: int,
-          command: str = "", max_depth: int = 0, grade_gold=None) -> dict:
+          command: str = "", max_depth: int = 0, grade_gold=None,
+          sets: Mapping[str, str] | None = None) -> dict:
   """report.md, accuracy.png (titled with `command` and `provenance()`) and summary.json.
   max_depth > 0 (a ladder world): also accuracy per depth, the curriculum and the
   pre-registered hypotheses (`eval.decision`). grade_gold: the world's gold grader for the
-  dynamics table (`_gold_accuracy`)."""
+  dynamics table (`_gold_accuracy`). sets: {held-out set: what it measures}, the pooled
+  sets of `curves` to tabulate (default `SETS`; it must hold test, dev and train_renamed)."""
   from spice_jax.eval import coevolution
-  tables = {h: ablation_table(curves, h) for h in SETS}
+  sets = dict(sets or SETS)
+  missing = [h for h in SETS if h not in sets]
+  if missing:
+    raise ValueError(f"report.write: sets {sorted(sets)} lack {missing}")
+  tables = {h: ablation_table(curves, h) for h in sets}
   parts = [f"# SPICE world experiment\n\nHeld-out tasks: {n_items}, graded against the "
            "generator's values (greedy decoding), in three sets of held-out documents:\n"]
-  parts += [f"- **{h}**: {what}" for h, what in SETS.items()]
+  parts += [f"- **{h}**: {what}" for h, what in sets.items()]
   parts += [""]
-  for h in SETS:
+  for h in sets:
     parts += [f"## Held-out Reasoner accuracy, set {h} (mean ± std over seeds)\n",
               tables[h][0], "", f"Per checkpoint ({h}, %):\n", checkpoint_table(curves, h),
               ""]
@@ -268,9 +276,9 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int,
     f.write("\n".join(parts))
   plot(curves, os.path.join(workdir, "accuracy.png"),
        title=f"{command + chr(10) if command else ''}{provenance()}")
-  table = "\n\n".join(f"held-out set {h} ({SETS[h]}):\n{tables[h][0]}" for h in SETS)
+  table = "\n\n".join(f"held-out set {h} ({sets[h]}):\n{tables[h][0]}" for h in sets)
   out = {"table": table, "lines": lines, "line": lines[-1],
-         "stats": {h: tables[h][1] for h in SETS}, "times": times,
+         "stats": {h: tables[h][1] for h in sets}, "times": times,
          "hypotheses": {h: [dataclasses.asdict(o) for o in os_] for h, os_ in outcomes.items()}}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(out, f, indent=2)

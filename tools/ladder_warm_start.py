@@ -9,9 +9,11 @@ It runs the product's own path, as `spice_jax.experiment` does for world_ladder.
 The model files (`model.safetensors`, `config.json`, tokenizer files) and `fingerprint.json`
 (losses, tokenizer and model hashes, per-tensor statistics: `world_warm_start.fingerprint`)
 are copied to --out, with `timings.json` (wall seconds per stage) and `accuracy.json`: the
-warm Reasoner's greedy accuracy per depth on dev (the pre-registered acceptance reads depth 1
-minus depth 6 there) and on its own warm-start problems (depths 1-3: whether it fit what it
-was taught). With --spice_iterations=N
+warm Reasoner's greedy accuracy on dev per depth (`dev_d1..dev_d6`), pooled over the unseen
+depths 2..6 (`dev`) and on the seen facts of depth 1 (`dev_facts`) (the acceptance of
+Amendment 1 reads depth 2 minus depth 6 and the facts there), and on its own warm-start
+problems (`taught_d1`: facts, `taught_d2`: its depth-2 problems, `taught_d3`: their next step,
+not taught: whether it fit what it was taught). With --spice_iterations=N
 it then builds the corpus and runs N SPICE iterations of the `spice` variant from that warm
 start (`experiment.run_variant`), writes the run's curriculum metrics and plot
 (`experiment.curriculum_run`) and prints the last iteration's `curriculum/*` values: a check
@@ -34,23 +36,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json")
 
 
-def warm_accuracy(sft_dir: str, files, cfg, n_train: int = 300) -> dict:
-  """Greedy accuracy of the warm start per depth: dev (`dev_d1..`) and the first `n_train`
-  of its own Reasoner problems at depths 1-3 (`taught_d1..`; depth 3 was not taught)."""
+def warm_accuracy(sft_dir: str, files, cfg, n_train: int = 100) -> dict:
+  """Greedy accuracy of the warm start: dev per depth and pooled (`ladder.sets_of`: `dev`
+  over depths 2..6, `dev_facts` depth 1), and `n_train` each of what it was taught:
+  `taught_d1` (facts, `ladder.all_facts`, as the warm examples phrase them), `taught_d2`
+  (depth 2 of its Reasoner-role warm documents) and `taught_d3` (their depth 3, not taught)."""
+  import random
   from spice_jax.data import ladder, ladder_build
   from spice_jax.eval import heldout
   from spice_jax.eval.benchmarks import Item
   from spice_jax.models import model as model_lib
   items = ladder.eval_items(ladder_build.read_docs(files.dev_docs), "dev")
   w = cfg.world
-  taught = []
-  for d in ladder.generate("warm", int(w.n_warm), int(w.seed), int(w.max_depth)):
-    if ladder.warm_role(d.root) == "reasoner":
-      taught += [Item(f"{d.doc_id}/d{r.difficulty}", r.question, str(r.value), "integer",
-                      f"taught_d{r.difficulty}") for r in d.results() if r.difficulty <= 3]
+  item = lambda doc_id, r, bench: Item(f"{doc_id}/d{r.difficulty}", r.question, str(r.value),
+                                       "integer", bench)
+  rng = random.Random(f"taught/{int(w.seed)}")
+  facts = rng.sample(ladder.all_facts(), min(n_train, len(ladder.all_facts())))
+  taught = [item(f"fact-{k}", ladder.fact_result(f, rng.choice(ladder.NAMES),
+                                                 rng.choice(ladder.ITEMS)), "taught_d1")
+            for k, f in enumerate(facts)]
+  docs = [d for d in ladder.generate("warm", int(w.n_warm), int(w.seed), int(w.max_depth))
+          if ladder.warm_role(d.prefix) == "reasoner"][:n_train]
+  taught += [item(d.doc_id, d.results()[k - 1], f"taught_d{k}") for k in (2, 3) for d in docs]
   model = model_lib.load(sft_dir)
-  return heldout.accuracy(model, items + taught[:n_train],
-                          max_new_tokens=int(cfg.spice.spice.reasoner_max_tokens))
+  return heldout.accuracy(model, items + taught,
+                          max_new_tokens=int(cfg.spice.spice.reasoner_max_tokens),
+                          sets_of=ladder.sets_of)
 
 
 def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
@@ -92,7 +103,8 @@ def run(out: str, workdir: str, steps: int, spice_iterations: int) -> dict:
     run_dir, times["spice"] = experiment.run_variant(cfg, "spice", 0, sft_dir, corpus_dir,
                                                      workdir)
     recs = experiment.curriculum_run(run_dir, ladder_build.read_docs(files.spice_docs),
-                                     experiment.world_kind(cfg)[2], int(cfg.world.max_depth))
+                                     experiment.world_kind(cfg).depth_of,
+                                     int(cfg.world.max_depth))
     last = recs[-1] if recs else {}
     for name in ("metrics.jsonl", "curriculum.jsonl", os.path.join("plots", "curriculum.png")):
       if os.path.exists(os.path.join(run_dir, name)):

@@ -11,6 +11,7 @@ from typing import Any
 
 from spice_jax.spice import prompts as prompts_lib
 from spice_jax.spice import rewards as rewards_lib
+from spice_jax.spice import tasks as tasks_lib
 from spice_jax.utils import configs
 
 FORMATS = ("mcq", "free_form")
@@ -63,6 +64,10 @@ class SpiceConfig:
   # Extension (not in the paper, off by default): a free-form Integer / String gold answer
   # must occur in the document (`tasks.grounded`), else the task is invalid.
   answer_in_document: bool = False
+  # Extension (off by default): "" or a stated-result checker registered in `spice.tasks`
+  # (e.g. "ladder"): a gold that is none of the document's stated results makes the task
+  # invalid (`tasks.stated_gold`, reason `gold_not_stated`).
+  gold_must_be_stated: str = ""
   pseudo_labels: str = "gold"
   challenger: str = "policy"             # "policy" | "initial" (frozen) | a model source
   train_challenger: bool = True          # False: Challenger trajectories get no gradient
@@ -91,6 +96,10 @@ class SpiceConfig:
     except rewards_lib.RewardError as e:
       raise configs.ConfigError(f"config.spice.reward_params: {e}") from e
     configs.one_of(self.pseudo_labels, PSEUDO_LABELS, "spice.pseudo_labels")
+    checkers = tasks_lib.stated_checkers()
+    need(self.gold_must_be_stated in ("", *checkers), "spice.gold_must_be_stated",
+         f"{self.gold_must_be_stated!r}: '' (off) or a stated-result checker registered in "
+         f"spice.tasks ({', '.join(checkers)})")
     # The grounded pass (answers with the document in the prompt) is judged against the
     # Challenger's gold; majority labels have none to judge it by.
     need(not rewards_lib.needs_grounded(self.challenger_reward) or self.pseudo_labels == "gold",

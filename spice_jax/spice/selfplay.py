@@ -352,6 +352,10 @@ class SelfPlay:
       if cfg.answer_in_document:
         parsed = [t if p.doc is None else tasks_lib.grounded(t, p.doc["text"])
                   for p, t in zip(owners, parsed)]
+      if cfg.gold_must_be_stated:       # a world's rule: the gold is one of its stated results
+        stated = tasks_lib.stated_checker(cfg.gold_must_be_stated)
+        parsed = [t if p.doc is None else tasks_lib.stated_gold(t, p.doc["text"], stated)
+                  for p, t in zip(owners, parsed)]
       counters["time/parse"] += time.perf_counter() - t0
       counters["host/outputs_parsed"] += len(rows)
       for p, row, task in zip(owners, rows, parsed):

@@ -35,6 +35,10 @@ Validity (SPEC §2.4), with the reason code logged for each failure:
                              the document's clause stating the gold, or the whole document
   answer_not_in_document     (only with `spice.answer_in_document`, an extension) the gold
                              answer of an Integer / String task does not occur in the document
+  gold_not_stated            (only with `spice.gold_must_be_stated`, an extension for worlds
+                             whose documents state their results) the gold is none of the
+                             document's stated results by the world's registered checker
+                             (`stated_gold`; e.g. "ladder": a start or an operand is not)
 The Reasoner sees `Task.question`: for MCQ the stem plus the four options, one per line; the
 answer key and gold answer are removed by the rule documented in `spice.redact` (options end
 at their line, answer lines and suffixes are cut, correctness marks dropped).
@@ -46,13 +50,15 @@ import bisect
 import dataclasses
 import re
 import unicodedata
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from spice_jax.errors import SpiceError
 from spice_jax.spice import answers, redact
 from spice_jax.spice.answers import (extract_letter, integer_answer, looks_like_expression,
                                      normalize_string)
 from spice_jax.spice.model_json import (MAX_JSON_DEPTH, MAX_TEXT_CHARS,  # noqa: F401
                                         SURROGATE_RE, last_json_object)
+from spice_jax.utils.registry import Registry
 
 FORMATS = ("mcq", "free_form", "compact")
 ANSWER_TYPES = {"integer": "integer", "int": "integer", "expression": "expression",
@@ -407,6 +413,35 @@ def grounded(task: Task, document: str) -> Task:
     gold = answers.normalize_string(task.answer)
     ok = bool(gold) and gold in answers.normalize_string(document)
   return task if ok else dataclasses.replace(task, valid=False, reason="answer_not_in_document")
+
+
+# ------------------------------------------------------------------ stated results
+# `spice.gold_must_be_stated` names a checker here: is_stated(document, gold) -> bool, whether
+# `gold` (the task's answer as written; MCQ: the letter) is one of the results `document`
+# states. A world registers its own with `@register_stated("name")`; it is resolved when
+# used, so the config can name it before the world's module is imported.
+StatedCheck = Callable[[str, str], bool]
+_STATED = Registry("stated-result checker", SpiceError)
+register_stated, stated_checker, stated_checkers = (_STATED.register, _STATED.get,
+                                                    _STATED.names)
+
+
+@register_stated("ladder")
+def _ladder_stated(document: str, gold: str) -> bool:
+  """`data.ladder`: the gold is the value after one of the document's steps."""
+  from spice_jax.data import ladder
+  return ladder.is_stated_result(document, gold)
+
+
+def stated_gold(task: Task, document: str, is_stated: StatedCheck) -> Task:
+  """`task`, or an invalid copy (reason `gold_not_stated`) when it is valid and
+  `is_stated(document, task.answer)` is False: on a world whose documents state every result
+  (`data.ladder`), a gold that is a number of the document but no result (the start, an
+  operand) asks nothing the world can grade. An opt-in extension of SPEC §2.4
+  (`spice.gold_must_be_stated`), checked after `grounded`."""
+  if not task.valid or is_stated(document, task.answer):
+    return task
+  return dataclasses.replace(task, valid=False, reason="gold_not_stated")
 
 
 def _bool(value) -> bool | None:

@@ -5,6 +5,8 @@ import json
 import os
 import re
 
+import pytest
+
 from spice_jax import report
 
 
@@ -91,3 +93,33 @@ def test_ladder_report_has_depths_curriculum_and_hypotheses(tmp_path):
   h = {(o["name"], o["statement"]): o["verdict"] for o in out["hypotheses"]["test"]}
   assert h[("H1", "spice's gain exceeds fixed_challenger's")] == "holds"
   assert h[("H2", "H2a and H2b")] == "holds"
+
+
+def test_a_world_names_its_own_sets(tmp_path):
+  """`sets=` (the ladder's): every named set gets its tables and stats; a set without
+  per-depth keys shows "-" there, never 0; test, dev and train_renamed are required."""
+  from spice_jax.data import ladder
+  def curve(unseen, facts):
+    out = {}
+    for step, u in ((0, unseen[0]), (40, unseen[1])):
+      out[step] = {"test": u, "dev": u, "train_renamed": u, "test_facts": facts,
+                   "dev_facts": facts, "train_renamed_facts": facts}
+      for s in ("test", "dev", "train_renamed"):
+        out[step].update({f"{s}_d1": facts, f"{s}_d2": u})
+    return out
+
+  curves = {("spice", 0): curve((0.2, 0.3), 0.9), ("lr0", 0): curve((0.2, 0.2), 0.9)}
+  out = report.write(str(tmp_path), curves=curves, runs={}, probes={}, times={}, n_items=10,
+                     sets=ladder.SETS)
+  assert set(out["stats"]) == set(ladder.SETS)
+  assert out["stats"]["dev_facts"]["spice"]["end"] == 0.9
+  assert out["line"] == ("held-out reasoner accuracy on unseen problems: 20.0% -> 30.0% "
+                         "(lr=0 control: 20.0%)")
+  md = open(os.path.join(tmp_path, "report.md")).read()
+  assert "## Held-out Reasoner accuracy, set test_facts" in md
+  assert f"- **dev_facts**: {ladder.SETS['dev_facts']}" in md
+  assert "| spice | 1 | 90.0 | 90.0 | 0.0 | - | - |" in md       # facts: no per-depth keys
+  assert "| spice | 1 | 20.0 | 30.0 | 10.0 | 90.0 | 30.0 |" in md  # test: d1 = facts, d2
+  with pytest.raises(ValueError, match="lack"):
+    report.write(str(tmp_path), curves=curves, runs={}, probes={}, times={}, n_items=10,
+                 sets={"test": "x", "dev": "y"})
