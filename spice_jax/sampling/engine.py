@@ -245,14 +245,16 @@ class ContinuousEngine:
 
   def run(self, params, prompts: list[np.ndarray], src: np.ndarray, caps: np.ndarray,
           strategy, scalars, stop_arr: np.ndarray, key_data: np.ndarray, on_finish=None,
-          stop_at=None):
+          follow_ups: bool | None = None, stop_at=None):
     """Generates for rows r (prompt prompts[src[r]], at most caps[r] tokens).
 
     scalars: (temperature, top_k, top_p) device scalars; stop_arr [n_stop] int32;
     key_data: [N, ...] uint32 row keys; on_finish(r, tokens [n], model_logp [n]) is called
     as soon as row r is done (between windows, while other rows still decode). It may
     return follow-up rows `(prompts [F] of [p] int32, caps [F] int32, seeds [F])`, which
-    join the queue as rows N, N+1, ... in the order returned (keys: key(seed)). stop_at:
+    join the queue as rows N, N+1, ... in the order returned (keys: key(seed));
+    follow_ups=False (default: whether on_finish is given) says it never does, so the slots
+    are sized to the rows and windows do not leave early for rows that cannot come. stop_at:
     optional [N] hidden stops (benchmarks): row r ends after stop_at[r] tokens as if it drew
     a stop id there (checked in the decode loop; the scheduler sees only caps). Returns numpy
     (tokens, logp, model_logp, lengths) over all rows.
@@ -262,7 +264,9 @@ class ContinuousEngine:
     rows = Rows(np.asarray(key_data)[:0])
     rows.add(caps, key_data, 0, stop_at)
     slots_b = s._rows_bucket(self.slots)
-    B = slots_b if on_finish is not None else min(slots_b, s._rows_bucket(N))
+    if follow_ups is None:
+      follow_ups = on_finish is not None
+    B = slots_b if follow_ups else min(slots_b, s._rows_bucket(N))
     n_pages = self._pool_pages(prompts, caps, min(B, s._rows_bucket(N)))
     sched = scheduler.Scheduler(B, PG, n_pages, window=self.window)
     sched.add(prompts, [scheduler.Request(r, int(src[r]), int(caps[r])) for r in range(N)])
@@ -293,7 +297,7 @@ class ContinuousEngine:
         continue  # no row decodes yet, so none stalls: prefill the admitted rest first
       decoding.update(sched.slots[i].req.row for i in running)
       # Rows wait (or may soon: finishing rows of a generation that spawns follow-ups).
-      waiting = bool(sched.queue) or (on_finish is not None and any(
+      waiting = bool(sched.queue) or (follow_ups and any(
           spawned.get(rows.gen[sched.slots[i].req.row]) is not False for i in running))
       pool, finished = self._window(w, pool, sched, running, rows, waiting, strategy, scalars,
                                     stop_dev, stop_arr, pool_sh, n_pages, stats)

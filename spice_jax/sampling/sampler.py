@@ -221,7 +221,8 @@ class Sampler:
                max_new_tokens: int | Sequence[int], temperature: float = 1.0, top_k: int = 0,
                top_p: float = 1.0, seed: int | jax.Array = 0, stop_ids: Sequence[int] = (),
                engine: str | None = None, row_seeds: Sequence[int] | None = None,
-               on_finish=None, stop_at: Sequence[int] | None = None) -> SampleOutput:
+               on_finish=None, follow_ups: bool | None = None,
+               stop_at: Sequence[int] | None = None) -> SampleOutput:
     """Samples continuations of `prompts` (token-id lists of any lengths).
 
     Args:
@@ -248,7 +249,11 @@ class Sampler:
         order returned, reported through `on_finish` too (and may return follow-ups), use
         this call's sampling settings and draw from key(seed): their tokens equal those of
         a separate call with `row_seeds=[seed, ...]`.
-
+      follow_ups: whether `on_finish` may return follow-ups (None: whenever it is given). A
+        caller whose `on_finish` only observes rows (the trainer: verification overlapped
+        with decoding) passes False: the call is then scheduled like one without a callback
+        (`choose.engine_for` may take the static path; the engine sizes its slots to the
+        rows). Follow-ups returned anyway raise ValueError.
       stop_at: optional N ints (benchmarks): row r ends after stop_at[r] tokens, as if it
         drew a stop id there: checked in the decode loop, unseen by scheduling and buckets
         (which use max_new_tokens). Stands in for a trained model's stop tokens.
@@ -279,12 +284,16 @@ class Sampler:
                _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
     stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
     stop_arr[:len(stop)] = stop
-    follow = lambda more: requests.validate_follow_ups(more, self.cfg.vocab_size,
-                                                       self.max_prompt_len)
+    follow_ups = on_finish is not None if follow_ups is None else bool(follow_ups)
+
+    def follow(more):
+      if more and not follow_ups:
+        raise ValueError("on_finish returned follow-ups in a call with follow_ups=False")
+      return requests.validate_follow_ups(more, self.cfg.vocab_size, self.max_prompt_len)
     choice = None
     if engine == "auto":
       choice = self.path_for(prompts, uniq, caps, stops=bool(stop) or stop_at is not None,
-                             follow_ups=on_finish is not None)
+                             follow_ups=follow_ups)
       engine = choice.engine
     if engine == "continuous":
       keys = np.asarray(jax.random.key_data(requests.row_keys(key, len(prompts), row_seeds)))
@@ -295,7 +304,7 @@ class Sampler:
         return (f_prompts, f_caps, f_seeds) if f_prompts else None
       out = self._continuous.run(params, uniq, src, caps, strategy, scalars, stop_arr, keys,
                                  on_finish=None if on_finish is None else done,
-                                 stop_at=stop_at)
+                                 follow_ups=follow_ups, stop_at=stop_at)
       self.last_timing = {"engine": "continuous", "total_s": time.perf_counter() - t0,
                           **self._continuous.last_stats}
       if choice:
@@ -321,8 +330,8 @@ class Sampler:
 
   def path_for(self, prompts, uniq, caps, *, stops: bool, follow_ups: bool) -> choose.Choice:
     """The path of an "auto" call (`choose.engine_for`): prompts / uniq: the call's rows' and
-    distinct prompts; caps [N]; stops: rows may end before their caps; follow_ups: an
-    `on_finish` is given."""
+    distinct prompts; caps [N]; stops: rows may end before their caps; follow_ups: the
+    call's `on_finish` may queue rows."""
     if self.spans_processes:
       return choose.Choice("static", "mesh spans processes")
     shapes = self.shapes_for(prompts, int(caps.max()), 0, len(uniq))

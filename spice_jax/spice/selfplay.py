@@ -269,7 +269,7 @@ class SelfPlay:
       out = actor.sampler(params, prompts[start:start + self.sampler_batch],
                           max_new_tokens=max_new, temperature=temperature,
                           top_p=float(self.cfg.top_p), stop_ids=actor.stop_ids, on_finish=done,
-                          row_seeds=row_seeds[start:start + self.sampler_batch])
+                          follow_ups=False, row_seeds=row_seeds[start:start + self.sampler_batch])
       engine_stats.accumulate(counters, role, getattr(actor.sampler, "last_timing", None))
       if temperature > 0 and getattr(out, "logprobs", None) is not None:
         for r in range(min(len(prompts) - start, self.sampler_batch)):

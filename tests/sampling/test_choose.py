@@ -42,3 +42,36 @@ def test_auto_picks_each_path_same_tokens_either_way(tiny, assert_same):
   assert auto.last_timing["engine"] == "continuous" and "choice" not in auto.last_timing
   auto(tiny.params, prompts * 2, max_new_tokens=16)
   assert auto.last_timing["engine"] == "continuous"
+
+
+def test_an_observing_callback_is_not_a_follow_up_source(tiny):
+  """on_finish that only observes rows (follow_ups=False, as the trainer passes) leaves the
+  call's schedule as if there were no callback: auto may take the static path, the engine
+  sizes its slots to the rows; follow-ups returned anyway are an error."""
+  from spice_jax.sampling import requests
+  rng = np.random.default_rng(1)
+  prompts = [rng.integers(3, 256, 16).tolist() for _ in range(4)]
+  call = dict(max_new_tokens=16, temperature=1.0, seed=5)
+  auto = Sampler(tiny.config, tiny.mesh, decode_slots=8, window=4, page_size=8)
+  plain = auto(tiny.params, prompts, **call)
+  seen = {}
+  observe = lambda r, toks, lp, reason: seen.__setitem__(r, np.asarray(toks))
+  out = auto(tiny.params, prompts, on_finish=observe, follow_ups=False, **call)
+  assert auto.last_timing["engine"] == "static"       # no stops, no follow-ups: one batch
+  np.testing.assert_array_equal(out.tokens, plain.tokens)
+  assert sorted(seen) == [0, 1, 2, 3]
+  for r, toks in seen.items():
+    np.testing.assert_array_equal(toks, plain.tokens[r, :plain.lengths[r]])
+  auto(tiny.params, prompts, on_finish=observe, **call)   # may queue rows: the engine's
+  assert auto.last_timing["engine"] == "continuous"      # refilled slots
+  assert auto.last_timing["slots"] == 8
+  auto(tiny.params, prompts, on_finish=observe, follow_ups=False, engine="continuous", **call)
+  assert auto.last_timing["slots"] == 4                   # sized to the 4 rows
+  spawn = lambda r, toks, lp, reason: [requests.FollowUp(prompts[0], 4, 11)] if r == 0 else []
+  for engine in ("static", "continuous"):
+    try:
+      auto(tiny.params, prompts, on_finish=spawn, follow_ups=False, engine=engine, **call)
+    except ValueError as e:
+      assert "follow_ups=False" in str(e)
+    else:
+      raise AssertionError(f"{engine}: follow-ups with follow_ups=False did not raise")

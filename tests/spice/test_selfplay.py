@@ -31,8 +31,9 @@ class ScriptedSampler:
     self.tok, self.script, self.calls, self.row_seeds = tok, script, [], []
 
   def __call__(self, params, prompts_, *, max_new_tokens, temperature, top_p, stop_ids,
-               row_seeds, on_finish=None):
+               row_seeds, on_finish=None, follow_ups=None):
     assert len(row_seeds) == len(prompts_)
+    assert follow_ups is False  # the trainer's on_finish only observes rows
     self.row_seeds += list(row_seeds)
     texts = [self.script(self.tok.decode(p, skip_special=False), params) for p in prompts_]
     self.calls.append((params, [self.tok.decode(p, skip_special=False) for p in prompts_]))
