@@ -56,9 +56,15 @@ REASONER_DEPTHS = (1, 2)
 REASONER_REPEAT = 4
 
 
+# The warm start's length: attempt 4 (4,000 steps) is the first to pass Amendment 1's
+# acceptance on dev (experiments/README.md, "Ladder v3 warm-start attempts"); 2,000 did not.
+WARM_STEPS = 4000
+
+
 def sft_config() -> ml_collections.ConfigDict:
   c = world_small.sft_config()
   c.model.preset = PRESET
+  c.train.steps = WARM_STEPS
   return c
 
 

@@ -1,6 +1,6 @@
 r"""The ladder world's warm start (experiments/world_ladder.py), and an optional short SPICE run.
 
-  python tools/ladder_warm_start.py --out=runs/ladder_ws               # full warm start (2000 steps)
+  python tools/ladder_warm_start.py --out=runs/ladder_ws               # full warm start (4000 steps)
   python tools/ladder_warm_start.py --out=/tmp/lws --steps=100 --spice_iterations=4   # smoke
 
 It runs the product's own path, as `spice_jax.experiment` does for world_ladder.py:
@@ -131,7 +131,7 @@ if __name__ == "__main__":
   _KEEP_DIR = flags.DEFINE_string("keep_dir", "", "Keep the world/sft/run files here (default: "
                                  "a temporary directory).")
   _STEPS = flags.DEFINE_integer("steps", 0, "Cut the warm start after this many steps "
-                                "(0: the config's 2000).")
+                                "(0: the config's, world_ladder.WARM_STEPS).")
   _SPICE_ITERATIONS = flags.DEFINE_integer("spice_iterations", 0,
                                            "Then run this many SPICE iterations (0: none).")
   app.run(main)
