@@ -5,23 +5,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from spice_jax import models
 from spice_jax.errors import ConfigError
-from spice_jax.models import tokenizer as tok_lib
 from spice_jax.sampling import SampleOutput
 from spice_jax.spice import prompts, selfplay, verify
 from spice_jax.spice.selfplay import keep_preserving_ratio
-
-
-@pytest.fixture(scope="module")
-def tok():
-  return tok_lib.from_gguf(models.embedded_gguf_path())
-
-
-@pytest.fixture(scope="module")
-def pool():
-  with verify.VerifierPool(1, timeout=10.0) as p:
-    yield p
 
 
 class ScriptedSampler:

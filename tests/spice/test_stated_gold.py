@@ -5,13 +5,11 @@ import ml_collections
 import numpy as np
 import pytest
 
-from spice_jax import models
 from spice_jax.data import ladder
 from spice_jax.errors import ConfigError, SpiceError
-from spice_jax.models import tokenizer as tok_lib
 from spice_jax.sampling import SampleOutput
 from spice_jax.spice import config as config_lib
-from spice_jax.spice import selfplay, tasks, verify
+from spice_jax.spice import selfplay, tasks
 
 DOC = ladder.LadderDoc("l0", 5, ("+", "*", "-"), (7, 2, 3), "Ana", "pens")   # 12, 24, 21
 ASK = ("Question: Ana has 5 pens. Step 1: add 7. Step 2: multiply by 2. How many pens does "
@@ -75,17 +73,6 @@ class _Sampler:
 
 
 START = "Question: How many pens does Ana have at the start?\nAnswer: 5\nType: Integer"
-
-
-@pytest.fixture(scope="module")
-def tok():
-  return tok_lib.from_gguf(models.embedded_gguf_path())
-
-
-@pytest.fixture(scope="module")
-def pool():
-  with verify.VerifierPool(1, timeout=10.0) as p:
-    yield p
 
 
 def _audit(tok, pool, reply: str, rule: str) -> list[dict]:
