@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo demo-smollm2 experiment bench clean
+.PHONY: install test test-fast demo demo-smollm2 experiment ladder bench clean
 
 $(STAMP): requirements.txt requirements-test.txt setup.py
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,12 @@ demo-smollm2: $(STAMP)
 experiment: $(STAMP)
 	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.experiment \
 	    --config=experiments/world_small.py:experiment --workdir=runs/world
+
+# The pre-registered ladder ablation (issue 26, experiments/README.md): the ladder world's warm
+# start (4,000 steps) and 9 variants x 5 seeds of 40 SPICE iterations; runs/ladder/report.md.
+ladder: $(STAMP)
+	XLA_FLAGS=--xla_force_host_platform_device_count=1 $(BIN)/python -m spice_jax.experiment \
+	    --config=experiments/world_ladder.py:experiment --workdir=runs/ladder
 
 clean:
 	rm -rf $(VENV) runs/demo runs/demo_smollm2

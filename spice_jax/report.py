@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -175,6 +176,55 @@ def curriculum_table(runs, max_depth: int) -> str:
   return "\n".join(lines)
 
 
+def seed_mean(runs_records: Sequence[Sequence[Mapping]]) -> list[dict]:
+  """Per-iteration means over seeds of curriculum records (one list per seed, `step` keyed):
+  every numeric key averaged over the seeds that have it at that step (NaN values skipped)."""
+  by_step: dict = {}
+  for recs in runs_records:
+    for r in recs:
+      by_step.setdefault(int(r["step"]), []).append(r)
+  out = []
+  for step in sorted(by_step):
+    keys = {k for r in by_step[step] for k in r if k != "step"}
+    row = {"step": step}
+    for k in sorted(keys):
+      xs = [float(r[k]) for r in by_step[step]
+            if isinstance(r.get(k), (int, float)) and not math.isnan(float(r[k]))]
+      if xs:
+        row[k] = sum(xs) / len(xs)
+    out.append(row)
+  return out
+
+
+def curriculum_plots(runs, workdir: str, window: int = 5) -> list[str]:
+  """The experiment's curriculum pictures (a ladder world): `curriculum_depth.png`, every
+  variant's mean valid-task depth per iteration (mean over seeds, trailing `window`-iteration
+  average), and `curriculum_<variant>.png` for spice and fixed_challenger: their depth shares
+  and per-depth pass rates averaged over seeds (`eval.curriculum.plot`)."""
+  from spice_jax.eval import curriculum
+  from spice_jax.utils import plots
+  by: dict = {}
+  for (name, _), d in runs.items():
+    recs = sorted(_curriculum(d), key=lambda r: r["step"])
+    if recs:
+      by.setdefault(name, []).append(recs)
+  series = []
+  for name, seeds in by.items():
+    mean = [r for r in seed_mean(seeds) if "curriculum/mean_depth" in r]
+    ys = curriculum.smooth([r["curriculum/mean_depth"] for r in mean], window)
+    series.append((name, [r["step"] for r in mean], ys, "-"))
+  paths = [plots.lines(os.path.join(workdir, "curriculum_depth.png"), series,
+                       xlabel="SPICE iteration", ylabel="mean depth of valid tasks",
+                       title=f"Challenger task depth (mean over seeds, {window}-iteration "
+                             "trailing average)", empty_text="no curriculum metrics")]
+  for name in ("spice", "fixed_challenger"):
+    if name in by:
+      paths.append(curriculum.plot(seed_mean(by[name]),
+                                   os.path.join(workdir, f"curriculum_{name}.png"),
+                                   window=window))
+  return paths
+
+
 def hypotheses(curves, runs, held_out: str = HEADLINE) -> list:
   """The pre-registered H1-H3 and the lr=0 check (`eval.decision.Outcome`s) on one held-out
   set: gains from `curves`, depth shifts from each run's `curriculum.jsonl`."""
@@ -257,8 +307,10 @@ def write(workdir: str, *, curves, runs, probes, times, n_items: int,
     for h in (HEADLINE, "dev"):
       parts += [f"## Accuracy per depth, set {h} (%, mean ± std over seeds)\n",
                 depth_table(curves, h, max_depth), ""]
+    pics = [os.path.basename(p) for p in curriculum_plots(runs, workdir)]
     parts += ["## Curriculum (valid Challenger tasks, `curriculum.jsonl` of each run)\n",
-              curriculum_table(runs, max_depth), ""]
+              curriculum_table(runs, max_depth), "",
+              " ".join(f"![{p}]({p})" for p in pics), ""]
     for h in (HEADLINE, "dev"):
       parts += [f"## Pre-registered hypotheses, set {h} (gains in points, depth shift in "
                 "depth units; holds: beyond 2 SE)\n", decision.to_markdown(outcomes[h]), ""]

@@ -96,7 +96,7 @@ def _depths(records: Sequence[Mapping]) -> list[int]:
                  for m in [_DEPTH_KEY.match(k)] if m})
 
 
-def _smooth(xs: Sequence[float], window: int) -> list[float]:
+def smooth(xs: Sequence[float], window: int) -> list[float]:
   """Trailing mean over the last `window` finite values (NaN where none)."""
   out = []
   for i in range(len(xs)):
@@ -124,15 +124,15 @@ def plot(source: str | Sequence[Mapping], path: str, *, window: int = 1) -> str:
     xs = [r.get("step", i + 1) for i, r in enumerate(recs)]
     cmap = plt.get_cmap("viridis")
     colors = [cmap(i / max(len(depths) - 1, 1)) for i in range(len(depths))]
-    shares = [_smooth([float(r.get(f"{PREFIX}depth_share_d{k}", 0.0)) for r in recs], window)
+    shares = [smooth([float(r.get(f"{PREFIX}depth_share_d{k}", 0.0)) for r in recs], window)
               for k in depths]
-    unknown = _smooth([float(r.get(f"{PREFIX}depth_unknown", 0.0)) for r in recs], window)
+    unknown = smooth([float(r.get(f"{PREFIX}depth_unknown", 0.0)) for r in recs], window)
     a1.stackplot(xs, shares + [unknown], labels=[f"d{k}" for k in depths] + ["unknown"],
                  colors=colors + ["lightgrey"], alpha=0.85)
     a1.set_ylim(0, 1)
     a1.set_title("depth of valid Challenger tasks (share)")
     for k, c in zip(depths, colors):
-      ys = _smooth([float(r.get(f"{PREFIX}pass_rate_d{k}", float("nan"))) for r in recs],
+      ys = smooth([float(r.get(f"{PREFIX}pass_rate_d{k}", float("nan"))) for r in recs],
                    window)
       a2.plot(xs, ys, "o-", markersize=3, color=c, label=f"d{k}")
     a2.axhline(0.5, color="grey", lw=0.8, ls=":")

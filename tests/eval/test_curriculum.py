@@ -71,6 +71,6 @@ def test_from_audit_and_plot(tmp_path):
 
 
 def test_smooth_skips_missing_values():
-  xs = curriculum._smooth([1.0, float("nan"), 3.0, 5.0], 2)
+  xs = curriculum.smooth([1.0, float("nan"), 3.0, 5.0], 2)
   assert xs[0] == 1.0 and xs[1] == 1.0 and xs[2] == 3.0 and xs[3] == 4.0
-  assert math.isnan(curriculum._smooth([float("nan")], 3)[0])
+  assert math.isnan(curriculum.smooth([float("nan")], 3)[0])

@@ -93,6 +93,15 @@ def test_ladder_report_has_depths_curriculum_and_hypotheses(tmp_path):
   h = {(o["name"], o["statement"]): o["verdict"] for o in out["hypotheses"]["test"]}
   assert h[("H1", "spice's gain exceeds fixed_challenger's")] == "holds"
   assert h[("H2", "H2a and H2b")] == "holds"
+  for pic in ("curriculum_depth.png", "curriculum_spice.png", "curriculum_fixed_challenger.png"):
+    assert os.path.getsize(tmp_path / pic) > 0 and f"![{pic}]({pic})" in md
+
+
+def test_seed_mean_averages_each_key_per_step_over_the_seeds_that_have_it():
+  a = [{"step": 1, "x": 1.0, "y": float("nan")}, {"step": 2, "x": 3.0}]
+  b = [{"step": 2, "x": 5.0, "y": 2.0}, {"step": 1, "x": 2.0, "y": 4.0}]
+  assert report.seed_mean([a, b]) == [{"step": 1, "x": 1.5, "y": 4.0},
+                                      {"step": 2, "x": 4.0, "y": 2.0}]
 
 
 def test_a_world_names_its_own_sets(tmp_path):
