@@ -144,16 +144,22 @@ def _curriculum(run_dir: str) -> list[dict]:
   return metrics_lib.read(path) if os.path.exists(path) else []
 
 
-def curriculum_table(runs, max_depth: int) -> str:
-  """Per variant (mean over seeds): the Challenger's mean valid-task depth over the first
-  and the last ten iterations, the share of golds matching no stated result, and the
-  Reasoner's pass rate per depth over the last ten iterations (`curriculum.jsonl`)."""
-  from spice_jax.eval import decision
+def curricula(runs) -> dict[str, list[list[dict]]]:
+  """{variant: [each seed's `curriculum.jsonl` records, by step]}, runs without one left out."""
   by: dict = {}
   for (name, _), d in runs.items():
     recs = sorted(_curriculum(d), key=lambda r: r["step"])
     if recs:
       by.setdefault(name, []).append(recs)
+  return by
+
+
+def curriculum_table(runs, max_depth: int) -> str:
+  """Per variant (mean over seeds): the Challenger's mean valid-task depth over the first
+  and the last ten iterations, the share of golds matching no stated result, and the
+  Reasoner's pass rate per depth over the last ten iterations (`curriculum.jsonl`)."""
+  from spice_jax.eval import decision
+  by = curricula(runs)
   ks = range(1, max_depth + 1)
   lines = ["| variant | mean depth, iterations 1-10 | 31-40 | shift ± SE | unknown depth | "
            + " | ".join(f"pass d{k}" for k in ks) + " |",
@@ -203,11 +209,7 @@ def curriculum_plots(runs, workdir: str, window: int = 5) -> list[str]:
   and per-depth pass rates averaged over seeds (`eval.curriculum.plot`)."""
   from spice_jax.eval import curriculum
   from spice_jax.utils import plots
-  by: dict = {}
-  for (name, _), d in runs.items():
-    recs = sorted(_curriculum(d), key=lambda r: r["step"])
-    if recs:
-      by.setdefault(name, []).append(recs)
+  by = curricula(runs)
   series = []
   for name, seeds in by.items():
     mean = [r for r in seed_mean(seeds) if "curriculum/mean_depth" in r]
