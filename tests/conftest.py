@@ -12,12 +12,47 @@ os.environ.setdefault("TPU_STDERR_LOG_LEVEL", "3")
 os.environ.setdefault("TPU_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Compile effort. Most tests compile tiny programs and run them a few times, and XLA's CPU
+# backend (LLVM) optimising them is most of the suite's time. The suite asks for XLA's least
+# backend optimisation (`jax_disable_most_optimizations`: LLVM at -O0, no expensive LLVM passes;
+# the HLO pipeline, and so fusion and buffer assignment, unchanged), subprocesses included,
+# except in tests marked `full_compile`: the claims about the programs users run as they are
+# compiled for them (the learning test's trajectory, programs compiled for a TPU slice).
+# JAX_DISABLE_MOST_OPTIMIZATIONS=0 runs the whole suite at full optimisation.
+os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 
 import pytest  # noqa: E402
 
 
 def pytest_configure(config):
   config.addinivalue_line("markers", "slow: end-to-end tests (still run in CI)")
+  config.addinivalue_line("markers", "full_compile: compiled with XLA's full optimisation, "
+                          "as users' programs are (see the top of tests/conftest.py)")
+
+
+def _compile_fully(on: bool) -> None:
+  """Switches XLA's optimisation for the programs compiled from here on, and drops every
+  compiled program held in this process so that none compiled the other way is reused."""
+  import jax
+  from spice_jax.sampling import sampler
+  jax.config.update("jax_disable_most_optimizations", not on)
+  jax.clear_caches()
+  sampler._sampler_for.cache_clear()   # Sampler objects hold their compiled programs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+  # Before the test's fixtures, module-scoped ones included, compile anything.
+  if item.get_closest_marker("full_compile") and \
+      os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] != "0":
+    _compile_fully(True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+  if item.get_closest_marker("full_compile") and \
+      os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] != "0":
+    _compile_fully(False)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ from spice_jax.planning import hardware, memory  # noqa: E402
 from spice_jax.planning import workload as wl  # noqa: E402
 
 LAYOUT = "v5p-64"
+# The per-chip bytes and costs are the TPU compiler's for the programs as users compile them.
+pytestmark = pytest.mark.full_compile
 
 
 def small_paper_config():

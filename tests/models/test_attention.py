@@ -158,6 +158,7 @@ def test_resolve_by_platform_and_config_validation():
   assert cfg.attention == attention.AUTO["cpu"]
 
 
+@pytest.mark.full_compile
 def test_splash_backward_compiles_for_tpu_topology():
   """The splash gradient under shard_map compiles for a v5p (4 chips, batch over data,
   heads over tensor) with libtpu on this CPU host, and auto picks splash there."""

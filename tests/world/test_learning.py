@@ -30,6 +30,7 @@ ITERATIONS, CONTROL_ITERATIONS, EVAL_EVERY = 120, 40, 40
 
 
 @pytest.mark.slow
+@pytest.mark.full_compile   # the trajectory `make demo` runs, on which the margin was measured
 def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
   from experiments import world_small
   from spice_jax import experiment
