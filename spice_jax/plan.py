@@ -5,8 +5,8 @@ r"""Capacity plan: per-chip memory and roofline time of one iteration of a run c
   python -m spice_jax.plan --config=experiments/qwen3_4b.py:v5p-64 --compile   # libtpu
 
 The terminal shows the plan (or the compile table); library logs, including libtpu's own
-lines on stderr, go to plan_log.txt in absl's `--log_dir` (default: $XDG_CACHE_HOME or
-~/.cache, /spice_jax).
+lines on stderr, go to plan_log.txt in absl's `--log_dir` (default: the cache root,
+`fs.cache_root`: $SPICE_JAX_CACHE, else ~/.cache/spice_jax).
 
 The hardware layout comes from the config argument ("v5p-64", "qwen3_4b,h100x8") or
 --layout; without one the plan is for --chips devices. Memory is per chip on the layout's
@@ -29,7 +29,7 @@ from absl import app, flags
 from spice_jax.errors import SpiceError
 from spice_jax.planning import hardware, memory, roofline
 from spice_jax.planning.workload import Assumptions, Workload, WorkloadError, from_config
-from spice_jax.utils import cli
+from spice_jax.utils import cli, fs
 
 FLAGS = flags.FLAGS
 
@@ -306,9 +306,7 @@ def main(argv):
   specs = all_specs(f.experiments) if f.all else [f.config]
   if not specs or specs == [None]:
     raise app.UsageError("give --config=FILE[:ARG] or --all")
-  log = cli.log_to_file(f.log_dir or os.path.join(
-      os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "spice_jax"),
-      "plan_log.txt")
+  log = cli.log_to_file(f.log_dir or fs.cache_root(), "plan_log.txt")
   # libtpu (installed for --compile; JAX probes it as a backend) writes its start-up lines
   # to fd 2 itself: they go to the log with the rest. The plan is printed on stdout.
   with cli.stderr_to(log):

@@ -12,6 +12,15 @@ os.environ.setdefault("TPU_STDERR_LOG_LEVEL", "3")
 os.environ.setdefault("TPU_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# What the suite's processes (both xdist workers and every subprocess they start) can reuse
+# from one another: compiled programs (JAX's persistent cache, for programs that took 0.5 s
+# or more to compile) and tokenizers built from GGUF files (spice_jax.utils.fs.cache_root).
+# Kept in the clone (.cache/, git-ignored): a fresh clone starts cold, as CI does, and the
+# suite never reads or writes the user's own ~/.cache/spice_jax.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["SPICE_JAX_CACHE"] = os.path.join(ROOT, ".cache", "tests")
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(ROOT, ".cache", "tests", "xla")
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
 # Compile effort. Most tests compile tiny programs and run them a few times, and XLA's CPU
 # backend (LLVM) optimising them is most of the suite's time. The suite asks for XLA's least
 # backend optimisation (`jax_disable_most_optimizations`: LLVM at -O0, no expensive LLVM passes;

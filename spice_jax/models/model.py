@@ -124,7 +124,8 @@ def local_source(source: str) -> str:
   """A model source readable from the local disk.
 
   A URI (gs://bucket/Qwen3-4B-Base, a .gguf object, ...) is copied once through
-  `etils.epath` into $SPICE_JAX_CACHE (default ~/.cache/spice_jax)/models/<bucket path>
+  `etils.epath` into <cache root>/models/<bucket path> (`fs.cache_root`: $SPICE_JAX_CACHE,
+  else ~/.cache/spice_jax)
   (the weights are memory-mapped, which needs a local file); other sources are returned
   unchanged. A directory copy skips files already there with the same size.
   """
@@ -133,8 +134,7 @@ def local_source(source: str) -> str:
   src = fs.path(source)
   if not src.exists():
     raise FileNotFoundError(f"{source}: model source not found")
-  root = os.environ.get("SPICE_JAX_CACHE", os.path.expanduser("~/.cache/spice_jax"))
-  dst = os.path.join(root, "models", source.replace("://", "/", 1).rstrip("/"))
+  dst = os.path.join(fs.cache_root(), "models", source.replace("://", "/", 1).rstrip("/"))
   files = [src] if not src.is_dir() else [f for f in src.iterdir() if not f.is_dir()]
   os.makedirs(dst if src.is_dir() else os.path.dirname(dst), exist_ok=True)
   for f in files:

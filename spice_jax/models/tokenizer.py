@@ -210,14 +210,72 @@ def from_hf_dir(directory: str) -> Tokenizer:
   raise TokenizerError(f"{directory}: no tokenizer.json or tokenizer.model")
 
 
+# Bump when what `_gguf_parts` builds changes: older cache entries are then ignored.
+_GGUF_CACHE_FORMAT = 1
+
+
+def _gguf_cache_path(path: str) -> str | None:
+  """The cache entry of GGUF file `path`: keyed by its real path, size and mtime (as Python
+  keys .pyc files on their sources), under <cache root>/tokenizers (`fs.cache_root`)."""
+  import hashlib
+  from spice_jax.utils import fs
+  try:
+    st = os.stat(path)
+  except OSError:
+    return None
+  key = f"{os.path.realpath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{_GGUF_CACHE_FORMAT}"
+  name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".json"
+  return os.path.join(fs.cache_root(), "tokenizers", name)
+
+
+def _from_parts(parts: dict) -> "HFTokenizer":
+  import tokenizers
+  return HFTokenizer(tokenizers.Tokenizer.from_str(parts["tokenizer"]),
+                     bos_token=parts["bos_token"], eos_tokens=parts["eos_tokens"],
+                     pad_token=parts["pad_token"], chat_template=parts["chat_template"])
+
+
 def from_gguf(reader_or_path) -> Tokenizer:
-  """Builds the tokenizer stored in a GGUF file (BPE `gpt2` models) with `tokenizers`."""
+  """Builds the tokenizer stored in a GGUF file (BPE `gpt2` models) with `tokenizers`.
+
+  Given a path, the built tokenizer is cached (`_gguf_cache_path`): gguf's reader parses
+  every metadata field in Python, about 5 s for the 49k-token SmolLM2 vocabulary, where
+  loading the cached `tokenizer.json` takes a fraction of that. An unreadable entry is
+  rebuilt; an unwritable cache directory only costs the rebuild."""
+  if not isinstance(reader_or_path, (str, os.PathLike)):
+    return _from_parts(_gguf_parts(reader_or_path))
+  path = os.fspath(reader_or_path)
+  entry = _gguf_cache_path(path)
+  if entry and os.path.exists(entry):
+    try:
+      with open(entry) as f:
+        return _from_parts(json.load(f))
+    except Exception:  # a torn or foreign entry: rebuild it below
+      pass
   import gguf
+  try:
+    parts = _gguf_parts(gguf.GGUFReader(path))
+  except TokenizerError:
+    raise
+  except Exception as e:
+    raise TokenizerError(f"{path}: not a readable GGUF file ({e})") from e
+  if entry:
+    try:
+      os.makedirs(os.path.dirname(entry), exist_ok=True)
+      tmp = f"{entry}.{os.getpid()}.tmp"
+      with open(tmp, "w") as f:
+        json.dump(parts, f)
+      os.replace(tmp, entry)   # atomic: a concurrent reader sees the old or the new entry
+    except OSError:
+      pass
+  return _from_parts(parts)
+
+
+def _gguf_parts(reader) -> dict:
+  """The tokenizer of a parsed GGUF file as plain data: the `tokenizers` JSON and the
+  special tokens' names."""
   import tokenizers
   from tokenizers import decoders, models, pre_tokenizers
-  reader = reader_or_path
-  if isinstance(reader_or_path, (str, os.PathLike)):
-    reader = gguf.GGUFReader(str(reader_or_path))
 
   def field(name, default=None):
     f = reader.fields.get(name)
@@ -251,10 +309,10 @@ def from_gguf(reader_or_path) -> Tokenizer:
     i = field(key)
     return tokens[int(i)] if i is not None else None
 
-  return HFTokenizer(tok, bos_token=name("tokenizer.ggml.bos_token_id"),
-                     eos_tokens=[n for n in [name("tokenizer.ggml.eos_token_id")] if n],
-                     pad_token=name("tokenizer.ggml.padding_token_id"),
-                     chat_template=field("tokenizer.chat_template"))
+  return {"tokenizer": tok.to_str(), "bos_token": name("tokenizer.ggml.bos_token_id"),
+          "eos_tokens": [n for n in [name("tokenizer.ggml.eos_token_id")] if n],
+          "pad_token": name("tokenizer.ggml.padding_token_id"),
+          "chat_template": field("tokenizer.chat_template")}
 
 
 def load(path: str) -> Tokenizer:

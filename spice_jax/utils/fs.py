@@ -22,6 +22,16 @@ from etils import epath
 PathLike = Union[str, os.PathLike]
 
 
+def cache_root() -> str:
+  """Where spice_jax keeps what it can rebuild (compiled programs, tokenizers read from GGUF
+  files, the planner's log): $SPICE_JAX_CACHE, else $XDG_CACHE_HOME/spice_jax (default
+  ~/.cache/spice_jax)."""
+  if os.environ.get("SPICE_JAX_CACHE"):
+    return os.path.abspath(os.path.expanduser(os.environ["SPICE_JAX_CACHE"]))
+  root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(root, "spice_jax")
+
+
 def path(p: PathLike) -> epath.Path:
   """`p` (a local path or a URI such as gs://b/x) as an `epath.Path`."""
   return epath.Path(p)

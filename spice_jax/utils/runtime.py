@@ -14,9 +14,9 @@ from jax.experimental.compilation_cache import compilation_cache
 
 
 def default_compilation_cache_dir() -> str:
-  """$XDG_CACHE_HOME/spice_jax/xla (default ~/.cache/spice_jax/xla)."""
-  root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(root, "spice_jax", "xla")
+  """<cache root>/xla (`fs.cache_root`: $SPICE_JAX_CACHE, else ~/.cache/spice_jax)."""
+  from spice_jax.utils import fs
+  return os.path.join(fs.cache_root(), "xla")
 
 
 def enable_compilation_cache(directory: str | None = None,

@@ -81,3 +81,75 @@ def test_bad_tokenizer_files(tmp_path):
   (tmp_path / "x.model").write_bytes(b"garbage")
   with pytest.raises(tok_lib.TokenizerError, match="x.model"):
     tok_lib.load(str(tmp_path / "x.model"))
+
+
+# The GGUF tokenizer cache (`tokenizer._gguf_cache_path`). gguf's reader is the slow part
+# (about 5 s): parse the file once here and hand that reader to every rebuild below.
+@pytest.fixture(scope="module")
+def parsed_reader():
+  import gguf
+  return gguf.GGUFReader(models.embedded_gguf_path())
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch, parsed_reader):
+  import gguf
+  reads = []
+  monkeypatch.setattr(gguf, "GGUFReader", lambda p: reads.append(p) or parsed_reader)
+  monkeypatch.setenv("SPICE_JAX_CACHE", str(tmp_path / "cache"))
+  return reads
+
+
+def _same_tokenizer(a, b):
+  assert (a.vocab_size, a.bos_id, a.eos_ids, a.pad_id, a.chat_template) == \
+      (b.vocab_size, b.bos_id, b.eos_ids, b.pad_id, b.chat_template)
+  for t in TEXTS + ["x <|im_end|> y"]:
+    assert a.encode(t) == b.encode(t), t
+    assert a.decode(a.encode(t)) == b.decode(b.encode(t))
+  msgs = [{"role": "user", "content": "What is 7 * 8?"}]
+  assert a.render_chat(msgs) == b.render_chat(msgs)
+
+
+def test_gguf_tokenizer_cache_entry_equals_the_built_tokenizer(fresh_cache, parsed_reader):
+  path = models.embedded_gguf_path()
+  built = tok_lib.from_gguf(parsed_reader)          # straight from the reader, no cache
+  first = tok_lib.from_gguf(path)                   # builds and writes the entry
+  entry = tok_lib._gguf_cache_path(path)
+  assert fresh_cache == [path] and os.path.exists(entry)
+  cached = tok_lib.from_gguf(path)                  # reads the entry: no GGUF parse
+  assert fresh_cache == [path]
+  _same_tokenizer(built, first)
+  _same_tokenizer(built, cached)
+
+
+def test_a_torn_gguf_cache_entry_is_rebuilt(fresh_cache):
+  path = models.embedded_gguf_path()
+  entry = tok_lib._gguf_cache_path(path)
+  os.makedirs(os.path.dirname(entry))
+  with open(entry, "w") as f:
+    f.write('{"tokenizer": "{\\"ver')            # a write cut short
+  tok = tok_lib.from_gguf(path)
+  assert fresh_cache == [path] and tok.render_chat([{"role": "user", "content": "hi"}])
+  with open(entry) as f:
+    assert json.load(f)["bos_token"] == "<|im_start|>"   # the entry was rewritten whole
+
+
+def test_an_unwritable_cache_only_costs_the_rebuild(tmp_path, monkeypatch, fresh_cache):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  monkeypatch.setenv("SPICE_JAX_CACHE", str(blocker / "cache"))   # below a file
+  path = models.embedded_gguf_path()
+  assert tok_lib.from_gguf(path).encode("Hello world!") == \
+      tok_lib.from_gguf(path).encode("Hello world!")
+  assert fresh_cache == [path, path]                # nothing cached, nothing broken
+
+
+def test_the_cache_key_follows_the_file(tmp_path, monkeypatch):
+  monkeypatch.setenv("SPICE_JAX_CACHE", str(tmp_path / "cache"))
+  f = tmp_path / "m.gguf"
+  f.write_bytes(b"GGUF")
+  key = tok_lib._gguf_cache_path(str(f))
+  assert key.startswith(str(tmp_path / "cache" / "tokenizers"))
+  os.utime(f, ns=(0, 10**9))                        # the file was replaced: a new entry
+  assert tok_lib._gguf_cache_path(str(f)) != key
+  assert tok_lib._gguf_cache_path(str(tmp_path / "missing.gguf")) is None

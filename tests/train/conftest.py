@@ -3,17 +3,9 @@ import os
 import subprocess
 import sys
 
-import tempfile
-
-import jax
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# A persistent XLA compilation cache shared by the in-process and subprocess runs: restarts
-# (resume tests) then load compiled programs instead of recompiling them.
-CACHE = os.path.join(tempfile.gettempdir(), "spice_jax_test_xla_cache")
-jax.config.update("jax_compilation_cache_dir", CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def train_cmd(workdir, *overrides, config="experiments/tiny_test.py"):
@@ -25,8 +17,8 @@ def subprocess_env():
   env = dict(os.environ)
   env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
   env["JAX_PLATFORMS"] = "cpu"
-  env["JAX_COMPILATION_CACHE_DIR"] = CACHE
-  env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+  # The suite's compilation cache and cache root (tests/conftest.py) come with os.environ:
+  # restarts (resume tests) load compiled programs instead of recompiling them.
   env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
   return env
 

@@ -21,6 +21,9 @@ def restore_cache_config():
 
 
 def test_default_dir_under_user_cache(monkeypatch):
+  monkeypatch.setenv("SPICE_JAX_CACHE", "/y/sj")
+  assert runtime.default_compilation_cache_dir() == "/y/sj/xla"
+  monkeypatch.delenv("SPICE_JAX_CACHE")    # the suite sets it (tests/conftest.py)
   monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
   assert runtime.default_compilation_cache_dir() == "/x/cache/spice_jax/xla"
   monkeypatch.delenv("XDG_CACHE_HOME")
