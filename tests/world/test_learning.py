@@ -18,15 +18,18 @@ quiet 2-core VM (238 dev tasks, warm start 58.4 %):
   * 120 iterations: gains +3.8, +3.8, +5.0 points (62.2 / 62.2 / 63.4 %; mean +4.2, std 0.73):
     3 x 0.73 = 2.2, rounded up: MIN_GAIN = 3 points. (The renamed training problems, a
     fitting measure, rose +18 / +15 / +21 points over the same runs.)
-The lr=0 control runs 40 iterations: with lr=0 every update is the identity, so a longer
-control checks nothing more.
+The lr=0 control: `make demo` runs it for 40 iterations; here it runs 2 (about a minute
+less of the suite). With lr=0 every update is the identity, so every iteration after the
+first checks the same thing, and 2 iterations check it exactly (bitwise-equal accuracy on
+every held-out set at every checkpoint).
 """
 
 import pytest
 
 MIN_GAIN = 0.03          # 3 points on the 238 dev tasks (see the docstring)
 CONTROL_TOLERANCE = 0.0  # lr=0 must leave every checkpoint exactly where it started
-ITERATIONS, CONTROL_ITERATIONS, EVAL_EVERY = 120, 40, 40
+ITERATIONS, EVAL_EVERY = 120, 40
+DEMO_CONTROL_ITERATIONS, CONTROL_ITERATIONS = 40, 2
 
 
 @pytest.mark.slow
@@ -41,12 +44,20 @@ def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
   assert cfg.spice.train.iterations == ITERATIONS
   assert cfg.spice.train.checkpoint_every == EVAL_EVERY
   assert cfg.variants.lr0.to_dict() == {"rl": {"lr": 0.0},
-                                        "train": {"iterations": CONTROL_ITERATIONS}}
-  out = experiment.run(cfg, str(tmp_path))
+                                        "train": {"iterations": DEMO_CONTROL_ITERATIONS}}
+  cfg.variants.lr0.train.iterations = CONTROL_ITERATIONS
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+  suite_cache = jax.config.jax_compilation_cache_dir
+  try:
+    out = experiment.run(cfg, str(tmp_path))
+  finally:   # experiment.run moved this process's compilation cache into its workdir
+    jax.config.update("jax_compilation_cache_dir", suite_cache)
+    compilation_cache.reset_cache()
   spice = out["curves"][("spice", 0)]
   lr0 = out["curves"][("lr0", 0)]
   assert sorted(spice) == list(range(0, ITERATIONS + 1, EVAL_EVERY))
-  assert sorted(lr0) == list(range(0, CONTROL_ITERATIONS + 1, EVAL_EVERY))
+  assert sorted(lr0) == [0, CONTROL_ITERATIONS]
   start, end = spice[0]["dev"], spice[ITERATIONS]["dev"]
   assert end - start >= MIN_GAIN, {s: c["dev"] for s, c in spice.items()}
   for held_out in ("dev", "test", "train_renamed"):
