@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install test test-fast demo demo-smollm2 experiment ladder bench clean
 
 # --no-compile: no .pyc for every installed file up front (torch, transformers, ...); Python
-# writes them for the modules actually imported, on first import. 92 s instead of about 140.
+# writes them for the modules actually imported, on first import.
 $(STAMP): requirements.txt requirements-test.txt setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
