@@ -123,8 +123,8 @@ class TrainSection:
   # The host-local sampler's mesh over one process's devices ('data', 'fsdp', 'tensor'):
   # (-1, 1, 1) replicates the weights and pool on every chip; (1, 1, -1) splits heads.
   sampler_mesh: tuple = (-1, 1, 1)
-  # Persistent XLA compilation cache (compiled programs reused across runs): "auto" =
-  # $XDG_CACHE_HOME/spice_jax/xla (~/.cache/...), "" = off, or a directory.
+  # Persistent XLA compilation cache (compiled programs reused across runs): "auto" = the
+  # cache root's xla/ ($SPICE_JAX_CACHE, else ~/.cache/spice_jax), "" = off, or a directory.
   compile_cache: str = "auto"
 
   def validate(self) -> None:
