@@ -65,6 +65,20 @@ def pytest_runtest_teardown(item, nextitem):
     _compile_fully(False)
 
 
+@pytest.fixture
+def restore_cache_config():
+  """Puts JAX's persistent compilation cache settings back after a test that moves them
+  (`runtime.enable_compilation_cache`, called by the entry points)."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+  keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+  old = {k: getattr(jax.config, k) for k in keys}
+  yield
+  for k, v in old.items():
+    jax.config.update(k, v)
+  compilation_cache.reset_cache()  # the next compile opens the restored directory
+
+
 @pytest.fixture(scope="session")
 def smollm2():
   """The embedded SmolLM2-135M-Instruct (real weights), loaded once per session."""

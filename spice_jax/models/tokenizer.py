@@ -254,11 +254,10 @@ def from_gguf(reader_or_path) -> Tokenizer:
       pass
   import gguf
   try:
-    parts = _gguf_parts(gguf.GGUFReader(path))
-  except TokenizerError:
-    raise
+    reader = gguf.GGUFReader(path)
   except Exception as e:
     raise TokenizerError(f"{path}: not a readable GGUF file ({e})") from e
+  parts = _gguf_parts(reader)
   if entry:
     try:
       os.makedirs(os.path.dirname(entry), exist_ok=True)

@@ -5,19 +5,8 @@ import os
 import jax
 import jax.numpy as jnp
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
 
 from spice_jax.utils import runtime
-
-
-@pytest.fixture
-def restore_cache_config():
-  keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
-  old = {k: getattr(jax.config, k) for k in keys}
-  yield
-  for k, v in old.items():
-    jax.config.update(k, v)
-  compilation_cache.reset_cache()  # the next compile opens the restored directory
 
 
 def test_default_dir_under_user_cache(monkeypatch):

@@ -34,7 +34,9 @@ DEMO_CONTROL_ITERATIONS, CONTROL_ITERATIONS = 40, 2
 
 @pytest.mark.slow
 @pytest.mark.full_compile   # the trajectory `make demo` runs, on which the margin was measured
-def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
+def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path,
+                                                                    restore_cache_config):
+  # (experiment.run moves this process's compilation cache into its workdir: put back after)
   from experiments import world_small
   from spice_jax import experiment
   cfg = world_small.experiment_config(demo=True)
@@ -46,14 +48,7 @@ def test_selfplay_raises_unseen_accuracy_and_the_lr0_control_does_not(tmp_path):
   assert cfg.variants.lr0.to_dict() == {"rl": {"lr": 0.0},
                                         "train": {"iterations": DEMO_CONTROL_ITERATIONS}}
   cfg.variants.lr0.train.iterations = CONTROL_ITERATIONS
-  import jax
-  from jax.experimental.compilation_cache import compilation_cache
-  suite_cache = jax.config.jax_compilation_cache_dir
-  try:
-    out = experiment.run(cfg, str(tmp_path))
-  finally:   # experiment.run moved this process's compilation cache into its workdir
-    jax.config.update("jax_compilation_cache_dir", suite_cache)
-    compilation_cache.reset_cache()
+  out = experiment.run(cfg, str(tmp_path))
   spice = out["curves"][("spice", 0)]
   lr0 = out["curves"][("lr0", 0)]
   assert sorted(spice) == list(range(0, ITERATIONS + 1, EVAL_EVERY))
