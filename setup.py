@@ -13,7 +13,7 @@ setup(
     description="SPICE (Self-Play In Corpus Environments) training stack on JAX/Flax",
     packages=find_packages(include=["spice_jax", "spice_jax.*"]),
     package_data={"spice_jax": ["spice/templates/*", "data/demo_corpus/*",
-                               "planning/hardware.json"]},
+                               "planning/hardware.json", "models/tiny_bpe/*"]},
     include_package_data=True,
     python_requires=">=3.10",
     install_requires=requires,

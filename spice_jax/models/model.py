@@ -163,6 +163,15 @@ def _gguf_reader(path: str):
     raise weights.WeightsError(f"{path}: not a readable GGUF file ({e})") from e
 
 
+def _preset_tokenizer(source: str) -> tokenizer_lib.Tokenizer | None:
+  """The tokenizer a preset's random weights come with (presets.PRESET_TOKENIZERS), if any."""
+  tok = presets.PRESET_TOKENIZERS.get(source)
+  if tok is None:
+    return None
+  return tokenizer_lib.from_gguf(embedded_gguf_path()) if tok == EMBEDDED else (
+      tokenizer_lib.from_hf_dir(tok))
+
+
 def describe(source: str) -> tuple[ModelConfig, tokenizer_lib.Tokenizer | None]:
   """(architecture, tokenizer) of a model source without reading or creating weights."""
   source = _resolve(source)
@@ -175,10 +184,7 @@ def describe(source: str) -> tuple[ModelConfig, tokenizer_lib.Tokenizer | None]:
       tok = tokenizer_lib.from_hf_dir(source)
     return read_hf_config(source), tok
   if source in presets.PRESETS:
-    tok = None
-    if presets.PRESET_TOKENIZERS.get(source) == EMBEDDED:
-      tok = tokenizer_lib.from_gguf(embedded_gguf_path())
-    return presets.get(source), tok
+    return presets.get(source), _preset_tokenizer(source)
   raise ModelConfigError(f"{source!r} is neither a preset, an HF directory nor a .gguf file")
 
 
@@ -208,10 +214,8 @@ def load(source: str, *, mesh=None, dtype: str = "float32", seed: int = 0) -> Mo
     return Model(cfg, params, tok, mesh, dtype, source)
   if source in presets.PRESETS:
     cfg = presets.get(source)
-    tok = None
-    if presets.PRESET_TOKENIZERS.get(source) == EMBEDDED:
-      tok = tokenizer_lib.from_gguf(embedded_gguf_path())
-    return Model(cfg, init_params(cfg, mesh, seed), tok, mesh, dtype, source)
+    return Model(cfg, init_params(cfg, mesh, seed), _preset_tokenizer(source), mesh, dtype,
+                 source)
   if os.path.sep in source or source.startswith("."):
     raise FileNotFoundError(f"{source}: no such directory or .gguf file")
   raise ModelConfigError(f"{source!r} is neither a preset ({sorted(presets.PRESETS)}), "

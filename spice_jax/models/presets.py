@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from spice_jax.models.config import ModelConfig, ModelConfigError, RopeScaling
 
 _LLAMA3_ROPE_32 = RopeScaling(factor=32.0, low_freq_factor=1.0, high_freq_factor=4.0,
@@ -61,10 +63,18 @@ PRESETS: dict[str, ModelConfig] = {
     # tokenizer and chat template (loaded from the embedded GGUF).
     "tiny-smollm2": _tiny("llama", 49152, head_dim=16, mlp_dim=128, rope_theta=100000.0,
                           max_seq_len=8192, bos_id=1, eos_ids=(2,), pad_id=2),
+    # Random weights with a 1,024-token BPE of the demo corpus (TINY_BPE_DIR, written by
+    # tools/tiny_tokenizer.py): the trainer tests' model (experiments/tiny_test.py), where a
+    # 49k-token head would be ~97 % of the FLOPs. `<|pad|>` = 0, `<|end|>` (EOS) = 2.
+    "tiny-bpe": _tiny("llama", 1024, head_dim=16, mlp_dim=128, rope_theta=10000.0,
+                      max_seq_len=4096, eos_ids=(2,), pad_id=0),
 }
 
-# Presets whose random weights come with the tokenizer of another (embedded) model.
-PRESET_TOKENIZERS = {"tiny-smollm2": "smollm2-135m-instruct"}
+TINY_BPE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_bpe")
+
+# Presets whose random weights come with a tokenizer: the embedded model's (its preset name)
+# or an HF tokenizer directory shipped with the package.
+PRESET_TOKENIZERS = {"tiny-smollm2": "smollm2-135m-instruct", "tiny-bpe": TINY_BPE_DIR}
 
 
 def get(name: str) -> ModelConfig:

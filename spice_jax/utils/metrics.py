@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from typing import Any, Mapping
 
 import jax
@@ -72,6 +73,24 @@ def truncate_jsonl(path: str, keep) -> int:
 _TB_SCHEMES = ("gs://", "s3://")
 
 
+def _summary_writer_class():
+  """tensorboardX's SummaryWriter, imported without PyTorch where PyTorch is not loaded yet.
+
+  tensorboardX imports torch, when installed, only to accept torch tensors (we write Python
+  floats); that import took 3.5 s of every trainer start here (torch is installed for the
+  transformers parity tests). Hiding it during the import leaves tensorboardX on numpy; a
+  later `import torch` works as usual."""
+  if "torch" in sys.modules:
+    from tensorboardX import SummaryWriter
+    return SummaryWriter
+  sys.modules["torch"] = None  # `import torch` raises ImportError while this is set
+  try:
+    from tensorboardX import SummaryWriter
+  finally:
+    del sys.modules["torch"]
+  return SummaryWriter
+
+
 class MetricsWriter:
   """Writes `metrics.jsonl` and TensorBoard events under `workdir`."""
 
@@ -86,8 +105,7 @@ class MetricsWriter:
         logging.warning("%s: no TensorBoard events on this filesystem (metrics.jsonl only)",
                         workdir)
       elif tensorboard:
-        from tensorboardX import SummaryWriter
-        self._tb = SummaryWriter(fs.join(workdir, "tensorboard"))
+        self._tb = _summary_writer_class()(fs.join(workdir, "tensorboard"))
 
   def truncate_after(self, step: int) -> int:
     if not self.enabled:

@@ -93,7 +93,7 @@ def one_device_mesh():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-  """A run directory with tiny-smollm2 checkpoints at steps 1 and 2, laid out as the trainer
+  """A run directory with tiny-bpe checkpoints at steps 1 and 2, laid out as the trainer
   writes them (experiments/tiny_test.py config in the metadata). Returns (workdir, mesh);
   the mesh is a single device (a 2-layer model needs no more)."""
   import json
@@ -107,10 +107,10 @@ def tiny_run(tmp_path_factory):
   cfg = tiny_test.get_config()
   ck = checkpointing.Checkpointer(checkpointing.checkpoint_dir(workdir), async_save=False,
                                   max_to_keep=10)
-  m = models.load("tiny-smollm2", seed=0, mesh=mesh)
+  m = models.load("tiny-bpe", seed=0, mesh=mesh)
   for s in (1, 2):
     params = jax.tree.map(lambda x, s=s: x * (1.0 + 0.1 * s), m.params)
-    meta = {"iteration": s, "seed": 0, "data_state": None, "model_source": "tiny-smollm2",
+    meta = {"iteration": s, "seed": 0, "data_state": None, "model_source": "tiny-bpe",
             "dtype": "float32", "config": json.loads(cfg.to_json_best_effort())}
     ck.save(s, params, {"step": s}, meta)
   ck.wait()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from spice_jax import evaluate
+from spice_jax import evaluate, models
 from spice_jax.eval import benchmarks as B
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -67,14 +67,15 @@ def test_load_model_sources(tiny_run, tmp_path):
   workdir, mesh = tiny_run
   m, template, label = evaluate.load_model(f"{workdir}@1", mesh=mesh)
   assert label == f"{os.path.basename(workdir)}@1" and template == "chat"
-  assert m.tokenizer is not None and m.config.vocab_size == 49152
+  vocab = models.PRESETS["tiny-bpe"].vocab_size          # the tiny run's preset
+  assert m.tokenizer is not None and m.config.vocab_size == vocab
   leaf = np.asarray(jax.tree.leaves(m.params)[0])
   # An HF directory with tokenizer files, and one without (needs --tokenizer).
   with_tok, no_tok = str(tmp_path / "tiny_hf"), str(tmp_path / "bare_hf")
   weights.export_hf(m.params, m.config, with_tok, m.tokenizer)
   weights.export_hf(m.params, m.config, no_tok)
   mh, template, label = evaluate.load_model(with_tok, mesh=mesh)
-  assert label == "tiny_hf" and template == "chat" and mh.tokenizer.vocab_size == 49152
+  assert label == "tiny_hf" and template == "chat" and mh.tokenizer.vocab_size == vocab
   np.testing.assert_allclose(np.asarray(jax.tree.leaves(mh.params)[0]), leaf, rtol=1e-6)
   with pytest.raises(evaluate.EvalError, match="no tokenizer; pass --tokenizer"):
     evaluate.load_model(no_tok, mesh=mesh)

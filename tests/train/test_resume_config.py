@@ -14,7 +14,7 @@ def _read_jsonl(path):
     return [json.loads(l) for l in f]
 
 
-OLD = {"seed": 0, "model": {"source": "tiny-smollm2", "arch": ""},
+OLD = {"seed": 0, "model": {"source": "tiny-bpe", "arch": ""},
        "rl": {"lr": 1e-4, "clip_norm": 1.0}, "corpus": {"data_dir": "a", "weights": {}},
        "train": {"iterations": 2}}
 
@@ -105,7 +105,7 @@ def test_resume_with_changed_config_records_it_and_refuses_the_model(tmp_path, r
   assert p.returncode == 2
   assert len(p.stderr.strip().splitlines()) == 1, p.stderr[-2000:]   # one line, nothing else
   assert p.stderr.startswith("error: config.model.source: 'tiny-llama' differs from "
-                             "'tiny-smollm2'"), p.stderr[-2000:]
+                             "'tiny-bpe'"), p.stderr[-2000:]
   assert json.loads((wd / "config.json").read_text()) == now       # nothing rewritten
   assert sorted(int(s.name) for s in (wd / "checkpoints").iterdir()
                 if s.name.isdigit()) == [0, 1, 2]

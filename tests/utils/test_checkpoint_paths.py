@@ -13,10 +13,10 @@ def relative_run(tmp_path, monkeypatch):
   """A trainer-like workdir `runs/x` (config.json + checkpoints/3) made through a relative
   path, with the working directory at its parent."""
   monkeypatch.chdir(tmp_path)
-  model = models.load("tiny-smollm2", seed=7)
+  model = models.load("tiny-bpe", seed=7)
   ckpt = checkpointing.Checkpointer(checkpointing.checkpoint_dir("runs/x"), async_save=False)
   ckpt.save(3, model.params, {"step": jnp.zeros((), jnp.int32)},
-            {"iteration": 3, "model_source": "tiny-smollm2", "dtype": "float32",
+            {"iteration": 3, "model_source": "tiny-bpe", "dtype": "float32",
              "config": {"spice": {"chat_layout": "plain"}}})
   ckpt.close()
   (tmp_path / "runs" / "x" / "config.json").write_text("{}")
