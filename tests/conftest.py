@@ -96,10 +96,15 @@ def smollm2():
 
 
 # The longest tests, started first so that with `-n 2` they overlap the rest of the suite
-# instead of running alone at its end.
-LONGEST_FIRST = ("tests/world/test_learning.py",)
+# instead of running alone at its end (xdist hands the first block of tests to one worker and
+# the rest out as workers free up). Cold fresh clone, 2026-12-07: the learning test 227 s,
+# the TPU-slice compiles 84 s, the multi-host runs 57-75 s each; they came last in file order.
+LONGEST_FIRST = ("tests/world/test_learning.py", "tests/test_plan_compile.py",
+                 "tests/train/test_multihost.py")
 
 
 def pytest_collection_modifyitems(config, items):
-  first = lambda item: any(str(item.fspath).endswith(p) for p in LONGEST_FIRST)
-  items.sort(key=lambda item: not first(item))   # stable: the rest keep their order
+  def rank(item):   # LONGEST_FIRST in its order, then the rest; stable: file order within
+    return next((i for i, p in enumerate(LONGEST_FIRST) if str(item.fspath).endswith(p)),
+                len(LONGEST_FIRST))
+  items.sort(key=rank)
