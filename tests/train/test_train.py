@@ -36,9 +36,12 @@ def _strip_timing(rec):
 
 
 @pytest.mark.slow
-def test_two_iterations_write_every_artefact(tmp_path, run_train):
+# tiny_test's 1,024-token BPE, and SmolLM2's real 49k tokenizer and chat template (the
+# trainer's one end-to-end run on a production vocabulary).
+@pytest.mark.parametrize("source", ["tiny-bpe", "tiny-smollm2"])
+def test_two_iterations_write_every_artefact(tmp_path, run_train, source):
   wd = tmp_path / "run"
-  p = run_train(wd, "--config.rl.micro_rows=2")
+  p = run_train(wd, "--config.rl.micro_rows=2", f"--config.model.source={source}")
   assert "checkpoints" in p.stdout and "| iter |" in p.stdout
   recs = _read_jsonl(wd / "metrics.jsonl")
   assert [r["step"] for r in recs] == [1, 2]
