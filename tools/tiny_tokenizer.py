@@ -20,6 +20,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)   # run as `python tools/tiny_tokenizer.py` from a checkout
 VOCAB_SIZE = 1024
 
 
@@ -37,7 +38,6 @@ def texts() -> list[str]:
 
 
 def write(out_dir: str) -> str:
-  sys.path.insert(0, ROOT)
   from spice_jax.models import train_tokenizer
   return train_tokenizer.train(texts(), out_dir, vocab_size=VOCAB_SIZE)
 

