@@ -4,15 +4,6 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 if "--xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
   os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=8"
-# XLA:CPU aborts the whole process (LOG(FATAL), no Python error) when a simulated device
-# reaches a collective more than a termination timeout after the others. On this 2-core
-# machine 8 simulated devices, beside the other xdist worker and its subprocesses, can be
-# starved that long. A fresh-clone suite on 2026-12-07 lost a worker to an abort inside an
-# 8-device computation (rl/test_update.py::test_mesh_2x2x2_equals_single_device, which passed
-# in other runs); pytest's capture of fd 2 swallowed XLA's message, so the timeout is the
-# likely cause, not a proven one. A slow device is not a hang here: wait up to 10 minutes.
-if "--xla_cpu_collective_call_terminate_timeout_seconds" not in os.environ["XLA_FLAGS"]:
-  os.environ["XLA_FLAGS"] += " --xla_cpu_collective_call_terminate_timeout_seconds=600"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # libtpu (the TPU compiler, for compiling for a TPU slice on this CPU host): both xdist
 # workers may load it, and its logs stay quiet.

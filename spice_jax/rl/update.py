@@ -191,6 +191,16 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
   step_j = jax.jit(step, in_shardings=(st_sh, p_sh, rep), out_shardings=(st_sh, rep),
                    donate_argnums=(0,) if donate else ())
 
+  # XLA:CPU runs each simulated device's part of a program on a shared thread pool, and a
+  # part that reaches a collective holds its thread until every part has arrived. With two
+  # multi-device programs in flight (async dispatch), the pool can fill with parts of both,
+  # each waiting for peers that cannot start: a deadlock, which XLA ends by aborting the
+  # process (seen on the 2-core test VM under load, 8 devices, a collective permute of the
+  # gradient). On a CPU mesh of several devices each program finishes before the next one
+  # starts; accelerators keep async dispatch.
+  cpu_multi = mesh.devices.size > 1 and mesh.devices.flat[0].platform == "cpu"
+  sync = jax.block_until_ready if cpu_multi else (lambda x: x)
+
   def rows_of(m):
     rows = {k: m[k] for k in _ROW_KEYS}
     r = np.shape(m["tokens"])[0]
@@ -214,19 +224,19 @@ def make_update_fn(cfg: ModelConfig, mesh, optim: state_lib.OptimConfig | Any = 
     micro = [rows_of(m) for m in batch.micro]
     with jax.set_mesh(mesh):
       # Pre-pass with the params before any step.
-      old = [prepass_j(state.params, m) if old_logprobs == "recompute" and i > 0
+      old = [sync(prepass_j(state.params, m)) if old_logprobs == "recompute" and i > 0
              else m["old_logprobs"] for m, i in zip(micro, batch.minibatch)]
-      ref = [prepass_j(state.ref_params, m) if with_ref else None for m in micro]
+      ref = [sync(prepass_j(state.ref_params, m)) if with_ref else None for m in micro]
       per_mb, gnorms = [], []
       for i in range(batch.num_minibatches):
         acc = sums = None
         for j in (j for j, b in enumerate(batch.minibatch) if b == i):
-          g, s = grads_j(state.params, micro[j], old[j], np.bool_(i == 0), ref[j])
-          acc = g if acc is None else add_j(acc, g)
+          g, s = sync(grads_j(state.params, micro[j], old[j], np.bool_(i == 0), ref[j]))
+          acc = g if acc is None else sync(add_j(acc, g))
           sums = s if sums is None else loss_lib.combine(sums, s)
         if acc is None:
           continue  # every row of this minibatch has weight 0 (make_batch left it empty)
-        state, gnorm = step_j(state, acc, sums["weight_sum"])
+        state, gnorm = sync(step_j(state, acc, sums["weight_sum"]))
         per_mb.append(sums)
         gnorms.append(gnorm)
     return state, _metrics(per_mb, gnorms, lr_at(jnp.maximum(state.step - 1, 0)))
