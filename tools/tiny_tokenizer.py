@@ -26,12 +26,13 @@ VOCAB_SIZE = 1024
 
 def texts() -> list[str]:
   """The training texts: every demo-corpus document, then every prompt template (sorted)."""
+  from spice_jax import data
+  from spice_jax.spice import prompts
   out = []
-  for path in sorted(glob.glob(os.path.join(ROOT, "spice_jax", "data", "demo_corpus",
-                                            "*.jsonl.gz"))):
+  for path in sorted(glob.glob(os.path.join(data.demo_corpus_dir(), "*.jsonl.gz"))):
     with gzip.open(path, "rt", encoding="utf-8") as f:
       out += [json.loads(line)["text"] for line in f if line.strip()]
-  for path in sorted(glob.glob(os.path.join(ROOT, "spice_jax", "spice", "templates", "*.txt"))):
+  for path in sorted(glob.glob(os.path.join(prompts.TEMPLATE_DIR, "*.txt"))):
     with open(path, encoding="utf-8") as f:
       out.append(f.read())
   return out
