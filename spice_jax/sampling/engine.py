@@ -18,7 +18,7 @@ Rows of a prompt share its pages; each row runs the last prompt token itself (th
 decode step), so token j of a row is always drawn with uniform(fold_in(row_key, j)) and the
 output is the static path's, token for token, whatever the schedule.
 
-Static shapes per program: window rows (bucket 2^k or 1.5 x 2^k per device of the running
+Static shapes per program: window rows (power-of-two bucket per device of the running
 rows), window W, table pages (power-of-two bucket of the 64-slot table units its rows' caps
 can reach), pool pages (power-of-two bucket), prefill rows
 (power of two) and chunk length (2^k or 1.5 x 2^k); so compilations stay bounded over calls
@@ -430,19 +430,19 @@ class ContinuousEngine:
     return st, table
 
   def _window_rows(self, n: int) -> int:
-    """Rows of a window program for n running rows: per device, the bucket (2^k or
-    1.5 x 2^k) of its share. A function of the rows per device alone, so an even split of
+    """Rows of a window program for n running rows: per device, the power of two at least
+    its share (a program per bucket: every bucket is a compile per model and table width,
+    minutes each on a pod). A function of the rows per device alone, so an even split of
     the same rows over more processes gives each device the same rows (the same dot
     kernels: XLA's CPU kernels change their summation order with operand sizes)."""
     d = self.s._batch_shards
-    return d * geometric_at_least(-(-n // d))
+    return d * pow2_at_least(-(-n // d))
 
   def _narrower_rows(self, rows: int) -> int:
     """The most running rows that fit a narrower window program than one of `rows` rows
     (0 when none is narrower)."""
     d = self.s._batch_shards
-    per = rows // d
-    return d * max((k for k in range(per) if geometric_at_least(k) == k), default=0)
+    return d * (rows // d // 2)   # rows per device is a power of two: the next one down
 
   def _chunk_bucket(self, n: int) -> int:
     """Prefill program length of an n-token piece: 2^k or 1.5 x 2^k, >= 16."""
