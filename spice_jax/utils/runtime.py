@@ -19,19 +19,30 @@ def default_compilation_cache_dir() -> str:
   return os.path.join(fs.cache_root(), "xla")
 
 
+MIN_COMPILE_ENV = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"   # JAX's own setting
+
+
 def enable_compilation_cache(directory: str | None = None,
-                             min_compile_secs: float = 0.5) -> str | None:
+                             min_compile_secs: float | None = None) -> str | None:
   """Turns on JAX's persistent compilation cache in `directory` (None: the default dir;
   "": leave it off). Programs that took at least `min_compile_secs` to compile are written
   there and loaded, not recompiled, by later processes with the same program, jax/XLA
-  version and devices (CPU included). Takes effect for the compiles that follow, also
-  where another directory was in use. Returns the directory in use, or None."""
+  version and devices (CPU included). min_compile_secs None: $JAX_PERSISTENT_CACHE_MIN_
+  COMPILE_TIME_SECS where the user set it (JAX's own variable), else 0.5 s. Takes effect for
+  the compiles that follow, also where another directory was in use. Returns the directory
+  in use, or None."""
   if directory == "":
     return None
   directory = os.path.abspath(os.path.expanduser(directory or default_compilation_cache_dir()))
   os.makedirs(directory, exist_ok=True)
   compilation_cache.reset_cache()  # jax opens its cache once; a new directory needs a reset
   compilation_cache.set_cache_dir(directory)
+  if min_compile_secs is None:
+    setting = os.environ.get(MIN_COMPILE_ENV, "").strip()
+    try:
+      min_compile_secs = float(setting) if setting else 0.5
+    except ValueError:
+      raise ValueError(f"${MIN_COMPILE_ENV}={setting!r} is not a number of seconds") from None
   jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_secs))
   logging.info("persistent compilation cache: %s", directory)
   return directory

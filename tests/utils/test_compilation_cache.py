@@ -35,3 +35,24 @@ def test_compiled_program_written_to_cache(tmp_path, restore_cache_config):
 
   jax.jit(f).lower(jnp.ones((7, 5), jnp.float32)).compile()
   assert any("jit_f" in name for name in os.listdir(d)), os.listdir(d)
+
+
+def test_threshold_from_jax_variable_else_half_a_second(monkeypatch, tmp_path,
+                                                       restore_cache_config):
+  """The entry points keep JAX's $JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS where a user set
+  it (the suite's trainer subprocesses: 0, tests/train/conftest.py), else 0.5 s; an argument
+  wins over both; a value that is not a number is one clear error."""
+  key = "jax_persistent_cache_min_compile_time_secs"
+  monkeypatch.setenv(runtime.MIN_COMPILE_ENV, "0.25")
+  tmp = str(tmp_path / "xla")
+  runtime.enable_compilation_cache(tmp)
+  assert getattr(jax.config, key) == 0.25
+  runtime.enable_compilation_cache(tmp, min_compile_secs=2.0)
+  assert getattr(jax.config, key) == 2.0
+  monkeypatch.delenv(runtime.MIN_COMPILE_ENV)
+  runtime.enable_compilation_cache(tmp)
+  assert getattr(jax.config, key) == 0.5
+  monkeypatch.setenv(runtime.MIN_COMPILE_ENV, "soon")
+  with pytest.raises(ValueError, match=r"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='soon' "
+                     "is not a number of seconds"):
+    runtime.enable_compilation_cache(tmp)
