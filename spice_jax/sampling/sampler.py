@@ -280,7 +280,7 @@ class Sampler:
     uniq, src = requests.group_prompts(prompts)
     key = requests.root_key(seed)
     rep = parallel.replicated(self.mesh)
-    scalars = (_put(np.float32(temperature if temperature > 0 else 1.0), rep),
+    scalars = (_put(np.float32(temperature), rep),   # 0: greedy (strategies.sample)
                _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
     stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
     stop_arr[:len(stop)] = stop

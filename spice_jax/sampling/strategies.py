@@ -12,7 +12,11 @@ bit ordering, each step one fused compare-and-reduce over the vocabulary.
 
 Which filters run is static (`Strategy`, hashable, a jit static argument); the temperature,
 top-k and top-p values are traced scalars so changing them does not recompile (top-k only
-recompiles when k crosses a power of two).
+recompiles when k crosses a power of two). Greedy decoding is temperature 0 of the program
+without filters: greedy, temperature-1 and other-temperature calls share one program (every
+program is a compile per model, row bucket and table width; minutes each on a pod); the
+program picks its branch on the device (`lax.switch`), so each temperature runs only its own
+work.
 
 Shapes: B rows, V vocabulary, k = top_k.
 """
@@ -30,20 +34,16 @@ _BLOCK = 256
 
 @dataclasses.dataclass(frozen=True)
 class Strategy:
-  """Static description of the token-selection program.
+  """Static description of the token-selection program: which filters run.
 
   Attributes:
-    greedy: argmax (temperature 0); the other fields are ignored.
     top_k: 0 = no top-k; else a power-of-two cap > k, at least 16, at most the vocabulary
       (k itself is a traced argument).
     top_p: apply nucleus filtering (its mass is a traced argument).
-    unit_temperature: the temperature is exactly 1, so the sampling distribution before
-      filtering is the model's own and one softmax serves both log-probs.
+  Without a filter the program serves every temperature, 0 (greedy) included.
   """
-  greedy: bool = False
   top_k: int = 0
   top_p: bool = False
-  unit_temperature: bool = True
 
   @classmethod
   def make(cls, temperature: float, top_k: int = 0, top_p: float = 1.0,
@@ -56,15 +56,14 @@ class Strategy:
     if not 0.0 < top_p <= 1.0:
       raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
     if temperature == 0:
-      return cls(greedy=True)
+      return cls()  # greedy: argmax, filters change nothing
     if vocab_size is not None and top_k >= vocab_size:
       top_k = 0  # keeping the whole vocabulary is no filter
     # Room past k for ties at the boundary; a few dozen candidates cost no more than one.
     cap = max(16, 1 << top_k.bit_length()) if top_k else 0
     if vocab_size is not None:
       cap = min(cap, vocab_size)
-    return cls(greedy=False, top_k=cap, top_p=top_p < 1.0,
-               unit_temperature=temperature == 1.0)
+    return cls(top_k=cap, top_p=top_p < 1.0)
 
 
 def _pick_sorted(probs: jax.Array, u: jax.Array) -> jax.Array:
@@ -163,7 +162,7 @@ def sample(logits: jax.Array, u: jax.Array, temperature: jax.Array, top_k: jax.A
   Args:
     logits: [B, V] f32 model logits.
     u: [B] f32 uniforms in [0, 1) (ignored when greedy).
-    temperature: scalar f32 > 0 (ignored when greedy).
+    temperature: scalar f32 >= 0; 0 = greedy (only for the strategy without filters).
     top_k: scalar int32 in [1, strategy.top_k] (used only when `strategy.top_k`).
     top_p: scalar f32 in (0, 1] (used only when `strategy.top_p`).
     strategy: static filters.
@@ -174,10 +173,6 @@ def sample(logits: jax.Array, u: jax.Array, temperature: jax.Array, top_k: jax.A
     f32, its log-prob under the unmodified model (temperature 1, no filtering).
   """
   logits = logits.astype(jnp.float32)
-  if strategy.greedy:
-    tok = jnp.argmax(logits, axis=-1).astype(jnp.int32)
-    return tok, jnp.zeros(tok.shape, jnp.float32), _log_softmax_at(logits, tok)
-
   if strategy.top_k:
     scaled = logits / temperature
     vals, ids = jax.lax.top_k(scaled, strategy.top_k)  # [B, cap], descending
@@ -206,12 +201,35 @@ def sample(logits: jax.Array, u: jax.Array, temperature: jax.Array, top_k: jax.A
         jnp.sum(probs, axis=-1))
     return tok, logp, _log_softmax_at(logits, tok)
 
-  # Plain temperature sampling over the whole vocabulary.
-  scaled = logits if strategy.unit_temperature else logits / temperature
+  # No filter: greedy (temperature 0), the model's distribution (temperature 1) or another
+  # temperature, chosen on the device (`lax.switch` runs one branch).
+  branch = jnp.where(temperature <= 0, 0, jnp.where(temperature == 1.0, 1, 2))
+  return jax.lax.switch(branch, (_greedy, _unit_temperature, _temperature), logits, u,
+                        temperature)
+
+
+def _greedy(logits, u, temperature):
+  del u, temperature
+  tok = jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  return tok, jnp.zeros(tok.shape, jnp.float32), _log_softmax_at(logits, tok)
+
+
+def _unit_temperature(logits, u, temperature):
+  """Temperature 1: the sampling distribution is the model's; one softmax serves both."""
+  del temperature
+  m = jnp.max(logits, axis=-1, keepdims=True)
+  probs = jnp.exp(logits - m)
+  tok = _pick_unsorted(probs, u)
+  logp = (jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0] - m[:, 0]
+          - jnp.log(jnp.sum(probs, axis=-1)))
+  return tok, logp, logp
+
+
+def _temperature(logits, u, temperature):
+  scaled = logits / temperature
   m = jnp.max(scaled, axis=-1, keepdims=True)
   probs = jnp.exp(scaled - m)
   tok = _pick_unsorted(probs, u)
   logp = (jnp.take_along_axis(scaled, tok[:, None], axis=-1)[:, 0] - m[:, 0]
           - jnp.log(jnp.sum(probs, axis=-1)))
-  model_logp = logp if strategy.unit_temperature else _log_softmax_at(logits, tok)
-  return tok, logp, model_logp
+  return tok, logp, _log_softmax_at(logits, tok)

@@ -199,6 +199,27 @@ def test_compilations_stay_bounded(tiny):
   assert s.compile_seconds > 0
 
 
+@pytest.mark.parametrize("engine", ["static", "continuous"])
+def test_greedy_and_temperatures_share_programs(tiny, engine):
+  """Calls without filters compile once whatever their temperature (0 = greedy, 1, 0.7),
+  and each still draws its own way: greedy equals a T=1e-6 draw (the argmax), T=1 keeps
+  the model's log-probs, T=0.7 sharpens; a filter (top-k) is a program of its own."""
+  s = Sampler(tiny.config, tiny.mesh, engine=engine, decode_slots=4, window=8)
+  prompts = _prompts(tiny.config.vocab_size, (5, 9, 3, 12), seed=3)
+  call = lambda **kw: s(tiny.params, prompts, max_new_tokens=10, seed=4, **kw)
+  greedy = call(temperature=0.0)
+  warm = s.num_compilations
+  one, cold = call(temperature=1.0), call(temperature=0.7)
+  assert s.num_compilations == warm
+  assert np.all(greedy.logprobs == 0.0)
+  np.testing.assert_array_equal(one.logprobs, one.model_logprobs)
+  assert not np.array_equal(cold.logprobs, cold.model_logprobs)
+  assert not np.array_equal(one.tokens, greedy.tokens)
+  np.testing.assert_array_equal(call(temperature=1e-6).tokens, greedy.tokens)
+  call(temperature=0.7, top_k=5)
+  assert s.num_compilations > warm
+
+
 def test_eight_device_mesh_matches_one_device(tiny, tiny_sampler):
   mesh8 = parallel.make_mesh((4, 1, 2))
   params8 = jax.device_put(tiny.params, models.param_shardings(tiny.config, mesh8))

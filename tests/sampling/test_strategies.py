@@ -34,7 +34,7 @@ def draw(logits, n, temperature, top_k, top_p, seed=0):
   strat = S.Strategy.make(temperature, top_k, top_p, V)
   u = jax.random.uniform(jax.random.key(seed), (n,))
   tok, lp, mlp = _sample(jnp.broadcast_to(jnp.asarray(logits, jnp.float32), (n, V)), u,
-                         jnp.float32(max(temperature, 1e-6)), jnp.int32(top_k),
+                         jnp.float32(temperature), jnp.int32(top_k),
                          jnp.float32(top_p), strat)
   return np.asarray(tok), np.asarray(lp), np.asarray(mlp)
 
@@ -81,7 +81,7 @@ def test_chi_square_detects_a_wrong_distribution():
 
 def test_greedy_is_argmax_with_zero_logprob():
   logits = np.array([[0.1, 3.0, -1.0, 2.9], [5.0, 1.0, 5.0, 0.0]], np.float32)
-  tok, lp, mlp = S.sample(jnp.asarray(logits), jnp.zeros(2), 1.0, 0, 1.0,
+  tok, lp, mlp = S.sample(jnp.asarray(logits), jnp.zeros(2), jnp.float32(0.0), 0, 1.0,
                           S.Strategy.make(0.0))
   assert tok.tolist() == [1, 0]  # ties go to the first index
   assert np.all(np.asarray(lp) == 0.0)
@@ -131,9 +131,10 @@ def test_bad_strategy_values(kw):
 
 
 def test_strategy_flags():
-  assert S.Strategy.make(0.0, 5, 0.5) == S.Strategy(greedy=True)
+  # Greedy, temperature 1 and other temperatures without filters: one program.
+  assert S.Strategy.make(0.0, 5, 0.5) == S.Strategy.make(1.0) == S.Strategy.make(0.7)
   assert S.Strategy.make(1.0, 300, 1.0, vocab_size=256) == S.Strategy()
   s = S.Strategy.make(0.7, 5, 0.9)
-  assert (s.top_k, s.top_p, s.unit_temperature) == (16, True, False)  # cap: power of two
+  assert (s.top_k, s.top_p) == (16, True)  # cap: power of two
   assert S.Strategy.make(1.0, 16).top_k == 32
   assert S.Strategy.make(1.0, 200, 1.0, vocab_size=256).top_k == 256
