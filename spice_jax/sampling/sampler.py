@@ -270,20 +270,10 @@ class Sampler:
                        "several processes (use train.sampling='host_local', or 'static')")
     if row_seeds is not None and len(row_seeds) != len(prompts):
       raise ValueError(f"row_seeds has {len(row_seeds)} entries for {len(prompts)} prompts")
-    prompts = requests.validate_prompts(prompts, self.cfg.vocab_size, self.max_prompt_len)
-    caps = requests.validate_caps(max_new_tokens, len(prompts))
+    prompts, caps, strategy, stop, uniq, src, key, scalars, stop_arr = self._inputs(
+        prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids)
     if stop_at is not None:
       stop_at = np.minimum(requests.validate_caps(stop_at, len(prompts)), caps)
-    strategy = strategies.Strategy.make(float(temperature), int(top_k), float(top_p),
-                                        self.cfg.vocab_size)
-    stop = sorted({int(s) for s in stop_ids})
-    uniq, src = requests.group_prompts(prompts)
-    key = requests.root_key(seed)
-    rep = parallel.replicated(self.mesh)
-    scalars = (_put(np.float32(temperature), rep),   # 0: greedy (strategies.sample)
-               _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
-    stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
-    stop_arr[:len(stop)] = stop
     follow_ups = on_finish is not None if follow_ups is None else bool(follow_ups)
 
     def follow(more):
@@ -343,9 +333,42 @@ class Sampler:
         static_kv_tokens=shapes.batch * (shapes.prompt + shapes.new),
         pool_tokens=eng.kv_pages * eng.page_size if eng.kv_pages else None)
 
-  def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
-              row_seeds=None, stop_at=None):
-    """The static path: one padded batch, prefill then the decode while_loop(s)."""
+  def _inputs(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
+    """A call's validated inputs: (prompts, caps [N], strategy, sorted stop ids, distinct
+    prompts, row -> distinct prompt, root key, device scalars, padded stop-id array)."""
+    prompts = requests.validate_prompts(prompts, self.cfg.vocab_size, self.max_prompt_len)
+    caps = requests.validate_caps(max_new_tokens, len(prompts))
+    strategy = strategies.Strategy.make(float(temperature), int(top_k), float(top_p),
+                                        self.cfg.vocab_size)
+    stop = sorted({int(s) for s in stop_ids})
+    uniq, src = requests.group_prompts(prompts)
+    rep = parallel.replicated(self.mesh)
+    scalars = (_put(np.float32(temperature), rep),   # 0: greedy (strategies.sample)
+               _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
+    stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
+    stop_arr[:len(stop)] = stop
+    return (prompts, caps, strategy, stop, uniq, src, requests.root_key(seed), scalars,
+            stop_arr)
+
+  def compile_static(self, params, prompts: Sequence[Sequence[int]], *,
+                     max_new_tokens: int | Sequence[int], temperature: float = 1.0,
+                     top_k: int = 0, top_p: float = 1.0, stop_ids: Sequence[int] = ()):
+    """Ahead of time: the static path's programs for such a call, compiled and not run
+    (memory and cost analysis, warm-up). Returns {"prefill": ..., "decode": ...}
+    (`jax.stages.Compiled`), also kept for later calls of the same shapes."""
+    prompts, caps, strategy, stop, uniq, src, key, scalars, stop_arr = self._inputs(
+        prompts, max_new_tokens, temperature, top_k, top_p, 0, stop_ids)
+    shapes, pre_args, ctl = self._static_inputs(params, prompts, uniq, src, caps, scalars,
+                                                stop_arr, key, stop)
+    prefill = self._program("prefill", shapes, strategy, pre_args)
+    cache, state = prefill.out_info   # the decode's inputs, as shapes and shardings
+    decode = self._program("decode", dataclasses.replace(shapes, unique=0), strategy,
+                           (params, cache, state, ctl))
+    return {"prefill": prefill, "decode": decode}
+
+  def _static_inputs(self, params, prompts, uniq, src, caps, scalars, stop_arr, key, stop,
+                     row_seeds=None, stop_at=None):
+    """The static path's bucket and device inputs: (shapes, prefill args, controls)."""
     shapes = self.shapes_for(prompts, int(caps.max()), len(stop), len(uniq))
     B = shapes.batch
     tokens, pad_len = self.prepare(prompts, shapes.batch, shapes.prompt)
@@ -367,7 +390,13 @@ class Sampler:
     ctl = static.Controls(pad_len=bs(pad_len), row_keys=keys, max_new=bs(caps_b),
                    temperature=scalars[0], top_k=scalars[1], top_p=scalars[2],
                    stop_ids=_put(stop_arr, parallel.replicated(self.mesh)))
-    pre_args = (params, bs(tokens_u), bs(pad_u), bs(src_b), ctl)
+    return shapes, (params, bs(tokens_u), bs(pad_u), bs(src_b), ctl), ctl
+
+  def _static(self, params, prompts, uniq, src, caps, strategy, scalars, stop_arr, key, stop,
+              row_seeds=None, stop_at=None):
+    """The static path: one padded batch, prefill then the decode while_loop(s)."""
+    shapes, pre_args, ctl = self._static_inputs(params, prompts, uniq, src, caps, scalars,
+                                                stop_arr, key, stop, row_seeds, stop_at)
     prefill = self._program("prefill", shapes, strategy, pre_args)
     t0 = time.perf_counter()
     cache, state = prefill(*pre_args)
@@ -388,7 +417,8 @@ class Sampler:
     n, m = len(prompts), int(caps.max())
     out = requests.make_output(host["tokens"][:n, :m], host["logp"][:n, :m],
                                host["model_logp"][:n, :m], host["length"][:n], stop)
-    self.last_timing["utilisation"] = float(out.lengths.sum()) / (B * steps) if steps else 0.0
+    self.last_timing["utilisation"] = (float(out.lengths.sum()) / (shapes.batch * steps)
+                                       if steps else 0.0)
     return out
 
 

@@ -199,6 +199,21 @@ def test_compilations_stay_bounded(tiny):
   assert s.compile_seconds > 0
 
 
+def test_compile_static_builds_the_programs_a_call_runs(tiny):
+  """Ahead-of-time compiles (no run) are the programs a later call of those shapes runs:
+  the call compiles nothing more and draws what a fresh sampler draws."""
+  prompts = _prompts(tiny.config.vocab_size, (5, 9, 3), seed=2)
+  s = Sampler(tiny.config, tiny.mesh, engine="static")
+  progs = s.compile_static(tiny.params, prompts, max_new_tokens=12, temperature=0.7)
+  assert set(progs) == {"prefill", "decode"} and s.num_compilations == 2
+  assert progs["decode"].memory_analysis().argument_size_in_bytes > 0
+  out = s(tiny.params, prompts, max_new_tokens=12, temperature=0.7, seed=5)
+  assert s.num_compilations == 2
+  fresh = Sampler(tiny.config, tiny.mesh, engine="static")(
+      tiny.params, prompts, max_new_tokens=12, temperature=0.7, seed=5)
+  np.testing.assert_array_equal(out.tokens, fresh.tokens)
+
+
 @pytest.mark.parametrize("engine", ["static", "continuous"])
 def test_greedy_and_temperatures_share_programs(tiny, engine):
   """Calls without filters compile once whatever their temperature (0 = greedy, 1, 0.7),
