@@ -33,16 +33,16 @@ def enable_compilation_cache(directory: str | None = None,
   in use, or None."""
   if directory == "":
     return None
-  directory = os.path.abspath(os.path.expanduser(directory or default_compilation_cache_dir()))
-  os.makedirs(directory, exist_ok=True)
-  compilation_cache.reset_cache()  # jax opens its cache once; a new directory needs a reset
-  compilation_cache.set_cache_dir(directory)
-  if min_compile_secs is None:
+  if min_compile_secs is None:   # checked before anything changes
     setting = os.environ.get(MIN_COMPILE_ENV, "").strip()
     try:
       min_compile_secs = float(setting) if setting else 0.5
     except ValueError:
       raise ValueError(f"${MIN_COMPILE_ENV}={setting!r} is not a number of seconds") from None
+  directory = os.path.abspath(os.path.expanduser(directory or default_compilation_cache_dir()))
+  os.makedirs(directory, exist_ok=True)
+  compilation_cache.reset_cache()  # jax opens its cache once; a new directory needs a reset
+  compilation_cache.set_cache_dir(directory)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_secs))
   logging.info("persistent compilation cache: %s", directory)
   return directory
