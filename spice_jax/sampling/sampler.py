@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import math
 import time
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -333,9 +333,9 @@ class Sampler:
         static_kv_tokens=shapes.batch * (shapes.prompt + shapes.new),
         pool_tokens=eng.kv_pages * eng.page_size if eng.kv_pages else None)
 
-  def _inputs(self, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids):
-    """A call's validated inputs: (prompts, caps [N], strategy, sorted stop ids, distinct
-    prompts, row -> distinct prompt, root key, device scalars, padded stop-id array)."""
+  def _inputs(self, prompts, max_new_tokens, temperature, top_k, top_p, seed,
+              stop_ids) -> "CallInputs":
+    """A call's validated inputs (`CallInputs`)."""
     prompts = requests.validate_prompts(prompts, self.cfg.vocab_size, self.max_prompt_len)
     caps = requests.validate_caps(max_new_tokens, len(prompts))
     strategy = strategies.Strategy.make(float(temperature), int(top_k), float(top_p),
@@ -347,8 +347,8 @@ class Sampler:
                _put(np.int32(top_k), rep), _put(np.float32(top_p), rep))
     stop_arr = np.full((pow2_at_least(max(len(stop), 1), 4),), -1, np.int32)
     stop_arr[:len(stop)] = stop
-    return (prompts, caps, strategy, stop, uniq, src, requests.root_key(seed), scalars,
-            stop_arr)
+    return CallInputs(prompts, caps, strategy, stop, uniq, src, requests.root_key(seed),
+                      scalars, stop_arr)
 
   def compile_static(self, params, prompts: Sequence[Sequence[int]], *,
                      max_new_tokens: int | Sequence[int], temperature: float = 1.0,
@@ -420,6 +420,22 @@ class Sampler:
     self.last_timing["utilisation"] = (float(out.lengths.sum()) / (shapes.batch * steps)
                                        if steps else 0.0)
     return out
+
+
+class CallInputs(NamedTuple):
+  """A call's validated inputs. prompts: N token lists; caps: [N] max new tokens; strategy:
+  the static filters; stop: sorted stop ids; uniq / src: the distinct prompts and each row's
+  index into them; key: the root PRNG key; scalars: (temperature, top_k, top_p) on the
+  devices; stop_arr: the stop ids padded with -1 to a power-of-two length (>= 4)."""
+  prompts: list
+  caps: np.ndarray
+  strategy: strategies.Strategy
+  stop: list
+  uniq: list
+  src: np.ndarray
+  key: Any
+  scalars: tuple
+  stop_arr: np.ndarray
 
 
 def _put(a, sharding):

@@ -217,19 +217,20 @@ def _greedy(logits, u, temperature):
 def _unit_temperature(logits, u, temperature):
   """Temperature 1: the sampling distribution is the model's; one softmax serves both."""
   del temperature
-  m = jnp.max(logits, axis=-1, keepdims=True)
-  probs = jnp.exp(logits - m)
-  tok = _pick_unsorted(probs, u)
-  logp = (jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0] - m[:, 0]
-          - jnp.log(jnp.sum(probs, axis=-1)))
+  tok, logp = _draw(logits, u)
   return tok, logp, logp
 
 
 def _temperature(logits, u, temperature):
-  scaled = logits / temperature
+  tok, logp = _draw(logits / temperature, u)
+  return tok, logp, _log_softmax_at(logits, tok)
+
+
+def _draw(scaled, u):
+  """One token per row from softmax(scaled) [B, V], and its log-prob there."""
   m = jnp.max(scaled, axis=-1, keepdims=True)
   probs = jnp.exp(scaled - m)
   tok = _pick_unsorted(probs, u)
   logp = (jnp.take_along_axis(scaled, tok[:, None], axis=-1)[:, 0] - m[:, 0]
           - jnp.log(jnp.sum(probs, axis=-1)))
-  return tok, logp, _log_softmax_at(logits, tok)
+  return tok, logp
