@@ -75,6 +75,9 @@ def spice_config() -> ml_collections.ConfigDict:
   c.spice.challenger_max_tokens = 112
   c.spice.reasoner_max_tokens = 96
   c.spice.gold_must_be_stated = "ladder"   # a gold must be a stated result (Amendment 1)
+  # The engine it was registered and run with (world_small moved to the static path on
+  # 2026-12-08 after checking the same tokens on its own config only).
+  c.engine.engine = "continuous"
   return c
 
 
