@@ -130,7 +130,8 @@ def experiment_config(demo: bool = False) -> ml_collections.ConfigDict:
     c.order = ("spice", "lr0")
     c.seeds = (0,)
     # 120 SPICE iterations: at 40 the dev gain was within seed noise (+4.2 / -2.1 / +1.3
-    # points over seeds 0-2), at 120 it was +3.8 / +3.8 / +5.0 (experiments/README.md). The
+    # points over seeds 0-2), at 120 it was +3.8 / +3.8 / +5.0 (+3.8 / +2.1 / +6.3 with the
+    # code of 2026-12-08; experiments/README.md). The
     # lr=0 control's updates are the identity, so 40 iterations show it as well as 120.
     c.spice.train.iterations = 120
     c.spice.train.checkpoint_every = 40
