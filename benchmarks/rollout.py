@@ -192,7 +192,8 @@ def timed_run(sampler, params, jobs, seed: int) -> dict:
       peak_kv = max(peak_kv, sh.batch * (sh.prompt + sh.new) * tok_bytes)
   return {"wall_s": wall, "tokens": tokens, "decode_s": decode_s, "decode_steps": decode_steps,
           "utilisation": tokens / slot_steps, "occupancy": tokens / live_cap,
-          "occupancy_bound": tokens / best_cap if best_cap else None, "preemptions": preempt, "peak_kv": peak_kv, "paths": sorted(paths)}
+          "occupancy_bound": tokens / best_cap if best_cap else None,
+          "preemptions": preempt, "peak_kv": peak_kv, "paths": sorted(paths)}
 
 
 def load_transformers(hf_dir: str, dtype: str = "float32", threads: int = 0):
@@ -312,8 +313,8 @@ def main(argv):
     print(f"{mode} continuous/static tokens/s: {co['tok_s'] / st['tok_s']:.2f}x")
     bound = "-" if co["occupancy_bound"] is None else f"{100 * co['occupancy_bound']:.1f}%"
     print(f"{mode} slot occupancy: {100 * co['occupancy']:.1f}% (at most {bound} for these "
-          f"rows and slots; packing {100 * co['utilisation']:.1f}%), preemptions {co['preemptions']}; engine "
-          f"{_ENGINE.value} ran: {', '.join(co['paths'])}")
+          f"rows and slots; packing {100 * co['utilisation']:.1f}%), preemptions "
+          f"{co['preemptions']}; engine {_ENGINE.value} ran: {', '.join(co['paths'])}")
   best = max(modes, key=lambda m: rows[f"continuous {m} {_DTYPE.value}"]["tok_s"])
   co = rows[f"continuous {best} {_DTYPE.value}"]
   for dt in ("float32", "bfloat16"):
