@@ -27,10 +27,9 @@ def enable_compilation_cache(directory: str | None = None,
   """Turns on JAX's persistent compilation cache in `directory` (None: the default dir;
   "": leave it off). Programs that took at least `min_compile_secs` to compile are written
   there and loaded, not recompiled, by later processes with the same program, jax/XLA
-  version and devices (CPU included). min_compile_secs None: $JAX_PERSISTENT_CACHE_MIN_
-  COMPILE_TIME_SECS where the user set it (JAX's own variable), else 0.5 s. Takes effect for
-  the compiles that follow, also where another directory was in use. Returns the directory
-  in use, or None."""
+  version and devices (CPU included). min_compile_secs None: JAX's own variable
+  (`MIN_COMPILE_ENV`) where the user set it, else 0.5 s. Takes effect for the compiles that
+  follow, also where another directory was in use. Returns the directory in use, or None."""
   if directory == "":
     return None
   if min_compile_secs is None:   # checked before anything changes
